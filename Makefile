@@ -1,0 +1,45 @@
+# roomcast: `make run` starts the local runtime with the demo page; `make test` runs every test.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+# sam build looks for python3.13 on PATH: the venv's comes first.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: venv run test test-fast lint build validate bench clean
+
+$(BIN)/.installed: requirements-dev.txt layers/roomcast/requirements.txt
+	@test -x $(BIN)/python3.13 || "$$(scripts/python313)" -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	@touch $@
+
+venv: $(BIN)/.installed
+
+run: venv
+	PYTHONPATH=local:layers/roomcast $(BIN)/python -m roomcast_local $(ARGS)
+
+test: venv
+	scripts/ensure-chromium
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+test-fast: venv
+	$(BIN)/pytest -q -m "not e2e and not template"
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy layers/roomcast/roomcast local/roomcast_local
+
+validate: venv
+	$(BIN)/sam validate --lint
+
+build: venv
+	$(BIN)/sam build --parallel
+
+bench: venv
+	@for b in bench/bench_*.py; do echo "== $$b"; PYTHONPATH=local:layers/roomcast:. $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf .aws-sam .pytest_cache .ruff_cache .mypy_cache

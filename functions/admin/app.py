@@ -1,0 +1,103 @@
+"""Admin HTTP API (behind an X-Api-Key check): rooms and connect tokens."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from pydantic import ValidationError
+
+from roomcast import auth
+from roomcast.dal.store import get_store
+from roomcast.errors import BadRequest, RoomcastError, Unauthorized, error_body, http_status
+from roomcast.logic import rooms
+from roomcast.models.admin import CreateRoomRequest, MintTokenRequest
+from roomcast.observability import logger, metrics
+
+app = APIGatewayHttpResolver()
+OPEN_PATHS = frozenset({"/health"})
+
+
+def _json(status: int, body: dict[str, Any]) -> Response:
+    return Response(status_code=status, content_type="application/json", body=json.dumps(body))
+
+
+def require_api_key(router: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
+    if router.current_event.path not in OPEN_PATHS:
+        provided = router.current_event.headers.get("x-api-key")
+        if not auth.api_key_matches(provided, auth.admin_api_key()):
+            raise Unauthorized("missing or invalid X-Api-Key")
+    return next_middleware(router)
+
+
+app.use(middlewares=[require_api_key])
+
+
+@app.exception_handler(RoomcastError)
+def _domain_error(exc: RoomcastError) -> Response:
+    return _json(http_status(exc), error_body(exc))
+
+
+@app.exception_handler(ValidationError)
+def _invalid(exc: ValidationError) -> Response:
+    first = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(p) for p in first["loc"]) or "body"
+    return _domain_error(BadRequest(f"{where}: {first['msg']}"[:200]))
+
+
+def _body() -> Any:
+    try:
+        return app.current_event.json_body or {}
+    except (ValueError, TypeError) as exc:
+        raise BadRequest("the body must be JSON") from exc
+
+
+def _int_query(name: str, default: int, low: int, high: int) -> int:
+    raw = app.current_event.get_query_string_value(name, None)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise BadRequest(f"{name} must be an integer") from exc
+    if not low <= value <= high:
+        raise BadRequest(f"{name} must be between {low} and {high}")
+    return value
+
+
+@app.get("/health")
+def health() -> dict[str, Any]:
+    return {"status": "ok"}
+
+
+@app.post("/rooms")
+def create_room() -> Response:
+    request = CreateRoomRequest.model_validate(_body())
+    room = rooms.create_room(get_store(), request)
+    return _json(201, rooms.room_view(room).dump())
+
+
+@app.get("/rooms")
+def list_rooms() -> dict[str, Any]:
+    limit = _int_query("limit", 20, 1, 100)
+    cursor = app.current_event.get_query_string_value("cursor", None)
+    return rooms.list_rooms(get_store(), limit, cursor).dump()
+
+
+@app.get("/rooms/<room_id>")
+def get_room(room_id: str) -> dict[str, Any]:
+    return rooms.get_room(get_store(), room_id).dump()
+
+
+@app.post("/tokens")
+def mint_token() -> Response:
+    request = MintTokenRequest.model_validate(_body())
+    return _json(201, rooms.mint(request, auth.jwt_secret()).dump())
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

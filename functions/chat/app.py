@@ -1,0 +1,30 @@
+"""Chat routes: join, leave, send, history, typing, ping, and $default (unknown actions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from roomcast.logic import chat
+from roomcast.logic.context import Caller, Services
+from roomcast.models.frames import CHAT_ACTIONS, CHAT_FRAME_ADAPTER
+from roomcast.observability import logger, metrics
+from roomcast.ws import run_action
+
+_ACTIONS = {
+    "join": chat.join,
+    "leave": chat.leave,
+    "send": chat.send,
+    "history": chat.history,
+    "typing": chat.typing,
+    "ping": lambda services, caller, frame: chat.ping(frame),
+}
+
+
+def _dispatch(services: Services, caller: Caller, frame: Any) -> Any:
+    return _ACTIONS[frame.action](services, caller, frame)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return run_action(event, CHAT_FRAME_ADAPTER, CHAT_ACTIONS, _dispatch)

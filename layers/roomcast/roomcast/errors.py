@@ -1,0 +1,127 @@
+"""Domain errors and the one place that maps them to wire error codes and HTTP statuses.
+
+Every refusal a client can meet is a RoomcastError subclass with a stable `code`.
+Anything else that escapes a handler is reported as `internal_error` with no detail:
+clients never see stack traces.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class RoomcastError(Exception):
+    code: ClassVar[str] = "internal_error"
+    http_status: ClassVar[int] = 500
+    default_message: ClassVar[str] = "internal error"
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        super().__init__(message or self.default_message)
+        self.message = message or self.default_message
+        self.details = details
+
+
+class InvalidFrame(RoomcastError):
+    code = "invalid_frame"
+    http_status = 400
+    default_message = "the frame is not valid"
+
+
+class BadRequest(RoomcastError):
+    code = "bad_request"
+    http_status = 400
+    default_message = "the request is not valid"
+
+
+class UnknownAction(RoomcastError):
+    code = "unknown_action"
+    http_status = 400
+    default_message = "unknown action"
+
+
+class PayloadTooLarge(RoomcastError):
+    code = "payload_too_large"
+    http_status = 413
+    default_message = "payload too large"
+
+
+class InvalidCursor(RoomcastError):
+    code = "invalid_cursor"
+    http_status = 400
+    default_message = "the cursor is not valid"
+
+
+class Unauthorized(RoomcastError):
+    code = "unauthorized"
+    http_status = 401
+    default_message = "missing or invalid credentials"
+
+
+class Forbidden(RoomcastError):
+    code = "forbidden"
+    http_status = 403
+    default_message = "not allowed"
+
+
+class NotMember(RoomcastError):
+    code = "not_member"
+    http_status = 403
+    default_message = "join the room first"
+
+
+class NotRoomAdmin(RoomcastError):
+    code = "not_room_admin"
+    http_status = 403
+    default_message = "only the room's admins may do this"
+
+
+class RoomNotFound(RoomcastError):
+    code = "room_not_found"
+    http_status = 404
+    default_message = "no such room"
+
+
+class NotFound(RoomcastError):
+    code = "not_found"
+    http_status = 404
+    default_message = "not found"
+
+
+class RoomClosed(RoomcastError):
+    code = "room_closed"
+    http_status = 409
+    default_message = "the room is closed"
+
+
+class Conflict(RoomcastError):
+    code = "conflict"
+    http_status = 409
+    default_message = "conflict"
+
+
+class RateLimited(RoomcastError):
+    code = "rate_limited"
+    http_status = 429
+    default_message = "too many requests"
+
+
+class UnsafeUrl(RoomcastError):
+    code = "unsafe_url"
+    http_status = 400
+    default_message = "the URL is not allowed"
+
+
+def error_body(exc: BaseException, request_id: str | None = None) -> dict[str, Any]:
+    """The error frame / JSON body for any exception (the only mapping in the code base)."""
+    if isinstance(exc, RoomcastError):
+        code, message = exc.code, exc.message
+    else:
+        code, message = RoomcastError.code, RoomcastError.default_message
+    body: dict[str, Any] = {"type": "error", "code": code, "message": message}
+    if request_id is not None:
+        body["request_id"] = request_id
+    return body
+
+
+def http_status(exc: BaseException) -> int:
+    return exc.http_status if isinstance(exc, RoomcastError) else 500

@@ -1,0 +1,171 @@
+"""Chat actions: join, leave, send, history, typing, ping."""
+
+from __future__ import annotations
+
+import json
+
+from roomcast.errors import Forbidden, InvalidCursor, NotMember, PayloadTooLarge, RoomClosed
+from roomcast.ids import is_id, iso, new_id, now_ms
+from roomcast.logic.context import Caller, Services
+from roomcast.logic.presence import broadcast_to_room, end_membership, snapshot
+from roomcast.models.frames import (
+    AckFrame,
+    HistoryFrame,
+    HistoryFrameOut,
+    HistoryPage,
+    JoinedFrame,
+    JoinFrame,
+    LeaveFrame,
+    LeftFrame,
+    MemberEventFrame,
+    Message,
+    MessageFrame,
+    PingFrame,
+    PongFrame,
+    RoomSummary,
+    SendFrame,
+    TypingEventFrame,
+    TypingFrame,
+)
+from roomcast.models.records import MemberRecord, MessageRecord, SessionRecord
+from roomcast.settings import get_settings
+
+MAX_META_BYTES = 2048
+
+
+def message_out(record: MessageRecord) -> Message:
+    return Message(
+        id=record.message_id,
+        room_id=record.room_id,
+        user_id=record.user_id,
+        name=record.name,
+        text=record.text,
+        sent_at=iso(record.sent_at),
+        client_msg_id=record.client_msg_id,
+        meta=record.meta,
+    )
+
+
+def _check_token_allows(caller: Caller, room_id: str) -> None:
+    allowed = caller.identity.rooms
+    if allowed is not None and room_id not in allowed and "*" not in allowed:
+        raise Forbidden("your token does not allow this room")
+
+
+def join(services: Services, caller: Caller, frame: JoinFrame) -> JoinedFrame:
+    _check_token_allows(caller, frame.room_id)
+    store = services.store
+    room = store.require_room(frame.room_id)
+    if room.state != "open":
+        raise RoomClosed()
+    joined_at = now_ms()
+    member = MemberRecord(
+        room_id=room.room_id,
+        connection_id=caller.connection_id,
+        user_id=caller.identity.user_id,
+        name=caller.identity.name,
+        joined_at=joined_at,
+        session_id=new_id(joined_at),
+    )
+    session = SessionRecord(
+        room_id=room.room_id,
+        session_id=member.session_id,
+        user_id=member.user_id,
+        name=member.name,
+        connection_id=member.connection_id,
+        joined_at=joined_at,
+    )
+    expires_at = joined_at // 1000 + get_settings().connection_ttl_seconds
+    newly_joined = store.add_member(member, session, expires_at)
+    if newly_joined:
+        current = store.add_join_stats(room.room_id)
+        store.raise_peak(room.room_id, current)
+    members = store.members(room.room_id)
+    limit = frame.history_limit if frame.history_limit is not None else get_settings().history_page_size
+    messages, cursor = store.history(room.room_id, None, limit) if limit else ([], None)
+    if newly_joined:
+        event = MemberEventFrame(
+            type="member.joined",
+            room_id=room.room_id,
+            user_id=member.user_id,
+            name=member.name,
+            connection_count=sum(1 for m in members if m.user_id == member.user_id),
+            at=iso(joined_at),
+        )
+        broadcast_to_room(services, room.room_id, event.dump(), exclude=caller.connection_id, members=members)
+    return JoinedFrame(
+        request_id=frame.request_id,
+        room=RoomSummary(room_id=room.room_id, name=room.name, state=room.state),
+        members=snapshot(members),
+        history=HistoryPage(messages=[message_out(m) for m in messages], next_cursor=cursor),
+    )
+
+
+def leave(services: Services, caller: Caller, frame: LeaveFrame) -> LeftFrame:
+    member = services.store.require_member(frame.room_id, caller.connection_id)
+    if not end_membership(services, member, reason="leave"):
+        raise NotMember()
+    return LeftFrame(request_id=frame.request_id, room_id=frame.room_id)
+
+
+def send(services: Services, caller: Caller, frame: SendFrame) -> AckFrame:
+    settings = get_settings()
+    if len(frame.text) > settings.max_message_chars:
+        raise PayloadTooLarge(f"text is limited to {settings.max_message_chars} characters")
+    if frame.meta is not None and len(json.dumps(frame.meta, separators=(",", ":"))) > MAX_META_BYTES:
+        raise PayloadTooLarge(f"meta is limited to {MAX_META_BYTES} bytes of JSON")
+    sent_at = now_ms()
+    record = MessageRecord(
+        room_id=frame.room_id,
+        message_id=new_id(sent_at),
+        user_id=caller.identity.user_id,
+        name=caller.identity.name,
+        text=frame.text,
+        sent_at=sent_at,
+        client_msg_id=frame.client_msg_id,
+        meta=frame.meta,
+    )
+    # Durable first: the transaction checks membership and room state and writes the message.
+    stored, duplicate = services.store.put_message(record, caller.connection_id)
+    message = message_out(stored)
+    if duplicate:
+        return AckFrame(request_id=frame.request_id, message=message, duplicate=True)
+    result = broadcast_to_room(
+        services, frame.room_id, MessageFrame(message=message).dump(), exclude=caller.connection_id
+    )
+    return AckFrame(
+        request_id=frame.request_id,
+        message=message,
+        delivered=result.delivered,
+        failed=result.failed,
+        gone=len(result.gone),
+    )
+
+
+def history(services: Services, caller: Caller, frame: HistoryFrame) -> HistoryFrameOut:
+    if frame.before is not None and not is_id(frame.before):
+        raise InvalidCursor()
+    services.store.require_member(frame.room_id, caller.connection_id)
+    messages, cursor = services.store.history(frame.room_id, frame.before, frame.limit)
+    return HistoryFrameOut(
+        request_id=frame.request_id,
+        room_id=frame.room_id,
+        messages=[message_out(m) for m in messages],
+        next_cursor=cursor,
+    )
+
+
+def typing(services: Services, caller: Caller, frame: TypingFrame) -> None:
+    """Ephemeral: relayed to the other members, never stored, no reply."""
+    services.store.require_member(frame.room_id, caller.connection_id)
+    event = TypingEventFrame(
+        room_id=frame.room_id,
+        user_id=caller.identity.user_id,
+        name=caller.identity.name,
+        is_typing=frame.is_typing,
+    )
+    broadcast_to_room(services, frame.room_id, event.dump(), exclude=caller.connection_id)
+
+
+def ping(frame: PingFrame) -> PongFrame:
+    return PongFrame(request_id=frame.request_id, server_time=iso(now_ms()))

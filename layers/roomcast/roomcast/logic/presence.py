@@ -1,0 +1,90 @@
+"""Presence: who is in a room, by user, and the broadcasts that keep it current."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from roomcast.gateway import FanoutResult
+from roomcast.ids import iso, now_ms
+from roomcast.logic.context import Services
+from roomcast.models.frames import Member, MemberEventFrame
+from roomcast.models.records import MemberRecord
+from roomcast.observability import logger
+
+
+def snapshot(members: Iterable[MemberRecord]) -> list[Member]:
+    """One entry per user (a user may hold several connections), earliest join first."""
+    by_user: dict[str, Member] = {}
+    for m in sorted(members, key=lambda r: r.joined_at):
+        existing = by_user.get(m.user_id)
+        if existing is None:
+            by_user[m.user_id] = Member(
+                user_id=m.user_id, name=m.name, connections=1, joined_at=iso(m.joined_at)
+            )
+        else:
+            existing.connections += 1
+    return list(by_user.values())
+
+
+def broadcast_to_room(
+    services: Services,
+    room_id: str,
+    payload: dict[str, Any],
+    exclude: str | None = None,
+    members: list[MemberRecord] | None = None,
+    clean_gone: bool = True,
+) -> FanoutResult:
+    """Send a frame to every member connection of a room but `exclude`.
+
+    Connections that answer 410 Gone are removed (their sessions ended) and announced
+    as left; that announcement does not recurse into further clean-ups.
+    """
+    targets = members if members is not None else services.store.members(room_id)
+    result = services.gateway.broadcast(
+        (m.connection_id for m in targets if m.connection_id != exclude), payload
+    )
+    if result.gone and clean_gone:
+        for connection_id in result.gone:
+            drop_connection(services, connection_id, reason="gone", announce=True)
+    return result
+
+
+def end_membership(
+    services: Services, member: MemberRecord, reason: str, announce: bool = True
+) -> bool:
+    """Remove a membership, end its session, count the leave and tell the room."""
+    left_at = now_ms()
+    if not services.store.remove_member(member, left_at, reason):
+        return False
+    services.store.add_leave_stats(member.room_id)
+    if announce:
+        remaining = services.store.members(member.room_id)
+        frame = MemberEventFrame(
+            type="member.left",
+            room_id=member.room_id,
+            user_id=member.user_id,
+            name=member.name,
+            connection_count=sum(1 for m in remaining if m.user_id == member.user_id),
+            at=iso(left_at),
+        )
+        # A gone connection found while announcing is cleaned without another announcement.
+        broadcast_to_room(
+            services, member.room_id, frame.dump(), members=remaining, clean_gone=reason != "gone"
+        )
+    return True
+
+
+def drop_connection(
+    services: Services, connection_id: str, reason: str, announce: bool = True
+) -> int:
+    """A connection is over ($disconnect, or 410 Gone): leave every room, forget it."""
+    rooms = services.store.connection_rooms(connection_id)
+    ended = 0
+    for room_id in rooms:
+        member = services.store.get_member(room_id, connection_id)
+        if member and end_membership(services, member, reason, announce=announce):
+            ended += 1
+    services.store.delete_connection(connection_id)
+    logger.info("connection dropped", extra={"connection_id": connection_id, "reason": reason, "rooms": ended})
+    return ended

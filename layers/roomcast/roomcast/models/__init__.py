@@ -1,0 +1,1 @@
+"""Pydantic models: frames (both directions), records, admin payloads, settings."""

@@ -1,0 +1,57 @@
+"""Admin HTTP API payloads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from roomcast.models.common import DisplayName, OutModel, RoomId, StrictModel, UserId
+from roomcast.models.frames import Member
+
+
+class CreateRoomRequest(StrictModel):
+    room_id: RoomId | None = None
+    name: DisplayName
+    admin_user_ids: list[UserId] = Field(default_factory=list, max_length=50)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class MintTokenRequest(StrictModel):
+    user_id: UserId
+    name: DisplayName | None = None
+    rooms: list[RoomId] | None = Field(default=None, max_length=100)
+    admin: bool = False
+    ttl_seconds: int | None = Field(default=None, ge=60, le=7 * 24 * 3600)
+
+
+class TokenResponse(OutModel):
+    token: str
+    expires_at: int
+    user_id: str
+
+
+class StatsView(OutModel):
+    current_users: int
+    peak_users: int
+    total_joins: int
+    message_count: int
+
+
+class RoomView(OutModel):
+    room_id: str
+    name: str
+    state: str
+    admin_user_ids: list[str]
+    metadata: dict[str, Any]
+    created_at: str
+    closed_at: str | None = None
+    closed_by: str | None = None
+    callback_url: str | None = None
+    stats: StatsView
+    members: list[Member] | None = None
+
+
+class RoomList(OutModel):
+    rooms: list[RoomView]
+    next_cursor: str | None = None

@@ -1,0 +1,173 @@
+"""Every WebSocket frame, in both directions (docs/protocol.md is the prose twin)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, TypeAdapter
+
+from roomcast.models.common import (
+    DisplayName,
+    OutModel,
+    RequestId,
+    RoomId,
+    StrictModel,
+    UserId,
+)
+
+# ---------------------------------------------------------------- client -> server
+
+
+class ClientFrame(StrictModel):
+    request_id: RequestId | None = None
+
+
+class JoinFrame(ClientFrame):
+    action: Literal["join"]
+    room_id: RoomId
+    history_limit: int | None = Field(default=None, ge=0, le=100)
+
+
+class LeaveFrame(ClientFrame):
+    action: Literal["leave"]
+    room_id: RoomId
+
+
+class SendFrame(ClientFrame):
+    action: Literal["send"]
+    room_id: RoomId
+    text: str = Field(min_length=1)
+    client_msg_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    # Small application data carried with the message (reply-to, mentions, ...).
+    meta: dict[str, Any] | None = None
+
+
+class HistoryFrame(ClientFrame):
+    action: Literal["history"]
+    room_id: RoomId
+    before: Annotated[str, Field(max_length=200)] | None = None
+    limit: int = Field(default=50, ge=1, le=100)
+
+
+class TypingFrame(ClientFrame):
+    action: Literal["typing"]
+    room_id: RoomId
+    is_typing: bool = True
+
+
+class PingFrame(ClientFrame):
+    action: Literal["ping"]
+
+
+ChatFrame = Annotated[
+    JoinFrame | LeaveFrame | SendFrame | HistoryFrame | TypingFrame | PingFrame,
+    Field(discriminator="action"),
+]
+CHAT_FRAME_ADAPTER: TypeAdapter[Any] = TypeAdapter(ChatFrame)
+CHAT_ACTIONS = frozenset({"join", "leave", "send", "history", "typing", "ping"})
+
+# ---------------------------------------------------------------- server -> client
+
+
+class Member(OutModel):
+    user_id: UserId
+    name: str
+    connections: int = 1
+    joined_at: str
+
+
+class Message(OutModel):
+    id: str
+    room_id: str
+    user_id: str
+    name: str
+    text: str
+    sent_at: str
+    client_msg_id: str | None = None
+    meta: dict[str, Any] | None = None
+
+
+class HistoryPage(OutModel):
+    messages: list[Message]
+    next_cursor: str | None = None
+
+
+class RoomSummary(OutModel):
+    room_id: str
+    name: str
+    state: str
+
+
+class JoinedFrame(OutModel):
+    type: Literal["joined"] = "joined"
+    request_id: str | None = None
+    room: RoomSummary
+    members: list[Member]
+    history: HistoryPage
+
+
+class LeftFrame(OutModel):
+    type: Literal["left"] = "left"
+    request_id: str | None = None
+    room_id: str
+
+
+class MemberEventFrame(OutModel):
+    type: Literal["member.joined", "member.left"]
+    room_id: str
+    user_id: str
+    name: str
+    connection_count: int | None = None
+    at: str
+
+
+class MessageFrame(OutModel):
+    type: Literal["message"] = "message"
+    message: Message
+
+
+class AckFrame(OutModel):
+    type: Literal["ack"] = "ack"
+    request_id: str | None = None
+    message: Message
+    duplicate: bool = False
+    delivered: int = 0
+    failed: int = 0
+    gone: int = 0
+
+
+class HistoryFrameOut(OutModel):
+    type: Literal["history"] = "history"
+    request_id: str | None = None
+    room_id: str
+    messages: list[Message]
+    next_cursor: str | None = None
+
+
+class TypingEventFrame(OutModel):
+    type: Literal["typing"] = "typing"
+    room_id: str
+    user_id: str
+    name: str
+    is_typing: bool
+
+
+class PongFrame(OutModel):
+    type: Literal["pong"] = "pong"
+    request_id: str | None = None
+    server_time: str
+
+
+class RoomClosedFrame(OutModel):
+    type: Literal["room.closed"] = "room.closed"
+    request_id: str | None = None
+    room_id: str
+    closed_by: str | None = None
+    at: str
+
+
+class ErrorFrame(OutModel):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    request_id: str | None = None

@@ -1,0 +1,88 @@
+"""What roomcast stores, as the domain sees it (the DAL maps these to and from items)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RoomState = Literal["open", "closing", "closed"]
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class RoomStats(Record):
+    current_users: int = 0
+    peak_users: int = 0
+    total_joins: int = 0
+    message_count: int = 0
+
+
+class Room(Record):
+    room_id: str
+    name: str
+    admin_user_ids: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    state: RoomState = "open"
+    created_at: int  # epoch ms; the room's start time
+    closed_at: int | None = None
+    closed_by: str | None = None
+    callback_url: str | None = None
+    # Secrets Manager id of this room's webhook secret(s), when the room has its own endpoint.
+    webhook_secret_id: str | None = None
+    delivery_id: str | None = None
+    stats: RoomStats = Field(default_factory=RoomStats)
+
+
+class Identity(Record):
+    """Who holds a connection: the verified token's claims, as the authorizer passed them on."""
+
+    user_id: str
+    name: str
+    admin: bool = False
+    rooms: list[str] | None = None  # None: any room
+
+
+class Connection(Record):
+    connection_id: str
+    user_id: str
+    name: str
+    admin: bool = False
+    rooms: list[str] | None = None
+    connected_at: int
+    expires_at: int  # epoch seconds; the TTL attribute
+
+
+class MemberRecord(Record):
+    room_id: str
+    connection_id: str
+    user_id: str
+    name: str
+    joined_at: int
+    session_id: str
+
+
+class SessionRecord(Record):
+    room_id: str
+    session_id: str
+    user_id: str
+    name: str
+    connection_id: str
+    joined_at: int
+    left_at: int | None = None
+    duration_ms: int | None = None
+    # Why the session ended: leave, disconnect, gone (410 during fan-out) or room_closed.
+    end_reason: str | None = None
+
+
+class MessageRecord(Record):
+    room_id: str
+    message_id: str
+    user_id: str
+    name: str
+    text: str
+    sent_at: int
+    client_msg_id: str | None = None
+    meta: dict[str, Any] | None = None

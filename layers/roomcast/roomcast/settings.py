@@ -1,0 +1,44 @@
+"""Settings, read once per execution environment from the function's environment variables.
+
+A missing or malformed variable fails the cold start loudly instead of failing the
+first request obscurely.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, Field
+
+
+class Settings(BaseModel):
+    table_name: str = Field(default="roomcast", alias="TABLE_NAME")
+    jwt_secret_id: str = Field(default="roomcast/jwt", alias="JWT_SECRET_ID")
+    admin_key_secret_id: str = Field(default="roomcast/admin-key", alias="ADMIN_KEY_SECRET_ID")
+    jobs_queue_url: str = Field(default="", alias="JOBS_QUEUE_URL")
+    # Seconds a secret stays cached in the execution environment (Powertools parameters).
+    secret_max_age: int = Field(default=300, alias="SECRET_MAX_AGE", ge=0)
+    # Fan-out worker pool; botocore's max_pool_connections is sized to match.
+    fanout_workers: int = Field(default=32, alias="FANOUT_WORKERS", ge=1, le=256)
+    fanout_retries: int = Field(default=2, alias="FANOUT_RETRIES", ge=0, le=5)
+    history_page_size: int = Field(default=50, alias="HISTORY_PAGE_SIZE", ge=1, le=100)
+    max_message_chars: int = Field(default=8000, alias="MAX_MESSAGE_CHARS", ge=1, le=30000)
+    # API Gateway ends a connection after 2 hours; TTL removes what $disconnect missed.
+    connection_ttl_seconds: int = Field(default=3 * 3600, alias="CONNECTION_TTL_SECONDS", ge=60)
+    default_token_ttl_seconds: int = Field(default=3600, alias="TOKEN_TTL_SECONDS", ge=60)
+    # Room records are kept this long after a close (0 keeps them forever).
+    closed_room_ttl_seconds: int = Field(default=0, alias="CLOSED_ROOM_TTL_SECONDS", ge=0)
+    stage: str = Field(default="prod", alias="STAGE")
+
+    model_config = {"populate_by_name": True, "extra": "ignore"}
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.model_validate(dict(os.environ))
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests change the environment between cases)."""
+    get_settings.cache_clear()

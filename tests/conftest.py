@@ -1,0 +1,118 @@
+"""Shared fixtures: the template's resources in moto, and handlers loaded as Lambda loads them."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+JWT_SECRET = "test-jwt-secret-0123456789abcdef0123456789abcdef"
+ADMIN_KEY = "test-admin-key-0123456789"
+
+# Never reach a real AWS account from a test.
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_REGION="us-east-1",
+    POWERTOOLS_TRACE_DISABLED="true",
+    POWERTOOLS_METRICS_NAMESPACE="roomcast",
+    POWERTOOLS_SERVICE_NAME="roomcast",
+    POWERTOOLS_DEV="false",
+)
+for _var in [v for v in os.environ if v.startswith("AWS_ENDPOINT_URL")]:
+    del os.environ[_var]
+
+
+def reset_caches() -> None:
+    """Forget every per-execution-environment cache, as a fresh Lambda container would."""
+    from aws_lambda_powertools.utilities import parameters
+
+    from roomcast import gateway, settings
+    from roomcast.dal import dynamo, store
+
+    settings.reset_settings()
+    dynamo.dynamodb_client.cache_clear()
+    store.get_store.cache_clear()
+    gateway._client.cache_clear()
+    parameters.clear_caches()
+    for extra in ("roomcast.webhooks.sender", "roomcast.queue"):
+        module = sys.modules.get(extra)
+        if module is not None and hasattr(module, "reset_caches"):
+            module.reset_caches()
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The template's table, queues and secrets in moto; every function's env applied."""
+    from moto import mock_aws
+
+    from roomcast_local.cfn import load_template
+    from roomcast_local.stack import provision
+
+    with mock_aws():
+        provisioned = provision(
+            load_template(ROOT / "template.yaml"),
+            boto3.Session(),
+            secret_values={"JwtSecret": JWT_SECRET, "AdminApiKeySecret": ADMIN_KEY},
+        )
+        env: dict[str, str] = {}
+        for logical_id in provisioned.functions:
+            env.update(provisioned.function_environment(logical_id))
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        reset_caches()
+        yield provisioned
+        reset_caches()
+
+
+_loaded: dict[str, ModuleType] = {}
+
+
+def load_handler(name: str) -> ModuleType:
+    """functions/<name>/app.py as its own module (every function's file is called app.py)."""
+    if name not in _loaded:
+        spec = importlib.util.spec_from_file_location(f"fn_{name}", ROOT / "functions" / name / "app.py")
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _loaded[name] = module
+    return _loaded[name]
+
+
+class LambdaContext:
+    function_name = "roomcast-test"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:roomcast-test"
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContext:
+    return LambdaContext()
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text())
+
+
+@pytest.fixture
+def invoke(lambda_context: LambdaContext) -> Callable[..., Any]:
+    def _invoke(function: str, event: dict[str, Any]) -> Any:
+        return load_handler(function).lambda_handler(event, lambda_context)
+
+    return _invoke
