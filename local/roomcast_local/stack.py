@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from roomcast_local.cfn import Resolver, parameter_defaults, resources_of_type
+from roomcast_local.cfn import Resolver, parameter_defaults
 
 ACCOUNT_ID = "123456789012"
 PLACEHOLDER_TYPES = {

@@ -17,7 +17,7 @@ SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "roomcast")
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "roomcast"), service=SERVICE)
 
-__all__ = ["MetricUnit", "logger", "metrics", "tracing_enabled", "tracer"]
+__all__ = ["MetricUnit", "logger", "metrics", "tracer", "tracing_enabled"]
 
 
 def tracing_enabled() -> bool:

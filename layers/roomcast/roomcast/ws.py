@@ -138,7 +138,7 @@ def run_action(
         logger.info("frame refused", extra={"code": exc.code})
         metrics.add_metric(name=f"Refused.{exc.code}", unit="Count", value=1)
         return error_reply(exc, event)
-    except Exception as exc:  # noqa: BLE001 - the client gets internal_error, we get the trace
+    except Exception as exc:
         logger.exception("frame failed")
         metrics.add_metric(name="Failed", unit="Count", value=1)
         return error_reply(exc, event)

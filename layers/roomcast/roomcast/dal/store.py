@@ -19,6 +19,7 @@ from roomcast.dal import keys
 from roomcast.dal.dynamo import dynamodb_client, from_item, key, query_pages, to_item, values
 from roomcast.errors import Conflict, InvalidCursor, NotMember, RoomClosed, RoomNotFound
 from roomcast.models.records import (
+    CallRecord,
     Connection,
     MemberRecord,
     MessageRecord,
@@ -46,7 +47,7 @@ def _room_from_item(item: dict[str, Any]) -> Room:
 
 
 def encode_cursor(last_key: dict[str, Any]) -> str:
-    plain = {k: list(v.values())[0] for k, v in last_key.items()}
+    plain = {k: next(iter(v.values())) for k, v in last_key.items()}
     return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode()
 
 
@@ -474,6 +475,19 @@ class RoomStore:
             Limit=page_size,
         ):
             yield [SessionRecord(**i) for i in page]
+
+    # ------------------------------------------------------------------ calls
+
+    def iter_calls(self, room_id: str, page_size: int = 500) -> Iterator[list[CallRecord]]:
+        """Every call record of a room, oldest first (call ids are time-ordered)."""
+        for page in query_pages(
+            self.client,
+            TableName=self.table,
+            KeyConditionExpression="pk = :p AND begins_with(sk, :c)",
+            ExpressionAttributeValues=values(p=keys.room_pk(room_id), c="CALL#"),
+            Limit=page_size,
+        ):
+            yield [CallRecord(**i) for i in page]
 
 
 @cache

@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, TypeAdapter
 
 from roomcast.models.common import (
-    DisplayName,
     OutModel,
     RequestId,
     RoomId,

@@ -86,3 +86,23 @@ class MessageRecord(Record):
     sent_at: int
     client_msg_id: str | None = None
     meta: dict[str, Any] | None = None
+
+
+CallStatus = Literal["invited", "accepted", "rejected", "ended", "failed", "missed"]
+
+
+class CallRecord(Record):
+    """A 1:1 call's lifecycle (signaling writes it; the room.closed payload carries it)."""
+
+    room_id: str
+    call_id: str
+    caller: str  # user id
+    callee: str  # user id
+    media: Literal["audio", "video"] = "audio"
+    status: CallStatus = "invited"
+    invited_at: int
+    started_at: int | None = None
+    ended_at: int | None = None
+    duration_ms: int | None = None
+    ended_by: str | None = None
+    reason: str | None = None  # why it failed/was rejected/ended (user-offline, busy, hangup...)
