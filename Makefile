@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: venv run test test-fast lint build validate bench clean
+.PHONY: venv run cli receiver test test-fast lint build validate bench clean
 
 $(BIN)/.installed: requirements-dev.txt layers/roomcast/requirements.txt
 	@test -x $(BIN)/python3.13 || "$$(scripts/python313)" -m venv $(VENV)
@@ -18,6 +18,14 @@ venv: $(BIN)/.installed
 
 run: venv
 	PYTHONPATH=local:layers/roomcast $(BIN)/python -m roomcast_local $(ARGS)
+
+# make cli ARGS="redrive --dlq-url ..."  (see docs/webhooks.md)
+cli: venv
+	PYTHONPATH=tools:layers/roomcast $(BIN)/python -m roomcast_cli $(ARGS)
+
+# make receiver ARGS="--port 8088 --secret whsec_..."
+receiver: venv
+	PYTHONPATH=. $(BIN)/python -m examples.receiver $(ARGS)
 
 test: venv
 	scripts/ensure-chromium
