@@ -1,0 +1,160 @@
+"""Room stats (current_users, peak_users, total_joins) under interleaved joins and leaves.
+
+Sequential interleavings are deterministic, so the expected peak is computed exactly.
+Concurrent ones run the chat handler from threads; moto answers each request atomically
+(as DynamoDB does — a lock around moto's request handler, since moto's in-memory
+backend is not itself thread-safe), while the handlers' requests interleave freely.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from tests.helpers import http_event, reply_body, ws_event
+
+ROOM = "lobby"
+
+
+def _create(invoke: Any) -> None:
+    assert invoke("admin", http_event("http-create-room.json", body={"room_id": ROOM, "name": ROOM}))["statusCode"] == 201
+
+
+def _act(invoke: Any, action: str, index: int) -> dict[str, Any]:
+    cid, user = f"conn-{index}", f"user-{index % 7}"  # several connections share a user
+    body = {"action": action, "room_id": ROOM, "request_id": f"{action}-{index}"}
+    sample = "ws-join.json" if action == "join" else "ws-leave.json"
+    return reply_body(invoke("chat", ws_event(sample, connection_id=cid, user_id=user, name=user, body=body)))
+
+
+def _stats() -> dict[str, int]:
+    from roomcast.dal.store import get_store
+
+    room = get_store().get_room(ROOM)
+    assert room is not None
+    return room.stats.model_dump()
+
+
+def _live_members() -> set[str]:
+    from roomcast.dal.store import get_store
+
+    return {m.connection_id for m in get_store().members(ROOM)}
+
+
+def _open_sessions() -> set[str]:
+    from roomcast.dal.store import get_store
+
+    return {s.connection_id for page in get_store().iter_sessions(ROOM) for s in page if s.left_at is None}
+
+
+def _interleaving(seed: int, connections: int, steps: int) -> list[tuple[str, int]]:
+    rng = random.Random(seed)
+    return [(rng.choice(["join", "join", "leave"]), rng.randrange(connections)) for _ in range(steps)]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_sequential_interleavings_keep_exact_stats(stack, invoke, seed):
+    _create(invoke)
+    members: set[int] = set()
+    joins = peak = 0
+    for action, index in _interleaving(seed, connections=12, steps=70):
+        reply = _act(invoke, action, index)
+        if action == "join":
+            assert reply["type"] == "joined"
+            if index not in members:
+                members.add(index)
+                joins += 1
+        elif index in members:
+            assert reply["type"] == "left"
+            members.discard(index)
+        else:
+            assert reply["code"] == "not_member"
+        peak = max(peak, len(members))
+        assert _stats()["current_users"] == len(members)
+    assert _live_members() == {f"conn-{i}" for i in members}
+    assert _open_sessions() == {f"conn-{i}" for i in members}
+    assert _stats() == {"current_users": len(members), "peak_users": peak, "total_joins": joins, "message_count": 0}
+
+
+def test_peak_is_the_true_maximum_not_the_last_value(stack, invoke):
+    _create(invoke)
+    for i in range(5):
+        _act(invoke, "join", i)
+    for i in range(4):
+        _act(invoke, "leave", i)
+    for i in range(5, 8):
+        _act(invoke, "join", i)
+    assert _stats() == {"current_users": 4, "peak_users": 5, "total_joins": 8, "message_count": 0}
+
+
+@pytest.fixture
+def atomic_moto(stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    lock = threading.Lock()
+    original = BotocoreStubber.process_request
+
+    def one_at_a_time(self: BotocoreStubber, request: Any) -> Any:
+        with lock:
+            return original(self, request)
+
+    monkeypatch.setattr(BotocoreStubber, "process_request", one_at_a_time)
+    yield
+
+
+def _run_concurrently(invoke: Any, ops: list[tuple[str, int]], workers: int = 8) -> list[dict[str, Any]]:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda op: _act(invoke, *op), ops))
+
+
+def test_concurrent_joins_then_leaves(atomic_moto, invoke):
+    _create(invoke)
+    joins = [("join", i) for i in range(24)] + [("join", i) for i in range(0, 24, 3)]  # some twice
+    replies = _run_concurrently(invoke, joins)
+    assert all(r["type"] == "joined" for r in replies), replies
+    assert _stats() == {"current_users": 24, "peak_users": 24, "total_joins": 24, "message_count": 0}
+
+    leaves = [("leave", i) for i in range(0, 24, 2)] + [("leave", i) for i in range(0, 24, 4)]  # some twice
+    replies = _run_concurrently(invoke, leaves)
+    assert sum(r["type"] == "left" for r in replies) == 12
+    assert sum(r.get("code") == "not_member" for r in replies) == 6
+    assert _live_members() == {f"conn-{i}" for i in range(1, 24, 2)}
+    assert _stats() == {"current_users": 12, "peak_users": 24, "total_joins": 24, "message_count": 0}
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_concurrent_mixed_interleaving(atomic_moto, invoke, seed):
+    _create(invoke)
+    # Everyone starts in (peak 16); then joins and leaves race.
+    _run_concurrently(invoke, [("join", i) for i in range(16)])
+    ops = _interleaving(seed, connections=32, steps=80)
+    replies = _run_concurrently(invoke, ops)
+    assert all(r["type"] in {"joined", "left"} or r["code"] == "not_member" for r in replies), replies
+    live = _live_members()
+    stats = _stats()
+    assert stats["current_users"] == len(live)
+    assert _open_sessions() == live
+    # Every join that made a membership counted once: a session per counted join.
+    from roomcast.dal.store import get_store
+
+    sessions = [s for page in get_store().iter_sessions(ROOM) for s in page]
+    assert stats["total_joins"] == len(sessions)
+    assert stats["total_joins"] == len({s.session_id for s in sessions})
+    # The peak is at least the starting 16 and at most what could have been present at once.
+    assert 16 <= stats["peak_users"] <= min(32, stats["total_joins"])
+    assert stats["peak_users"] >= stats["current_users"]
+
+
+def test_concurrent_rejoin_of_one_connection_counts_once(atomic_moto, invoke):
+    _create(invoke)
+    replies = _run_concurrently(invoke, [("join", 3)] * 12)
+    assert all(r["type"] == "joined" for r in replies)
+    assert _stats() == {"current_users": 1, "peak_users": 1, "total_joins": 1, "message_count": 0}
+    replies = _run_concurrently(invoke, [("leave", 3)] * 12)
+    assert sum(r["type"] == "left" for r in replies) == 1
+    assert _stats()["current_users"] == 0
