@@ -1,0 +1,303 @@
+// Types for client/roomcast.js (an ES module; no build step). Frames mirror
+// layers/roomcast/roomcast/models/frames.py; docs/protocol.md describes them.
+
+export declare const PROTOCOL: "roomcast.v1";
+export declare const MAX_FRAME_BYTES: number;
+export declare const MAX_HISTORY_LIMIT: number;
+
+/** Client-side codes: "timeout" | "disconnected" | "not_connected" | "connect_failed" |
+ * "payload_too_large" | "room_closed" | "invalid_argument"; plus every server code. */
+export type ErrorCode =
+  | "invalid_frame"
+  | "bad_request"
+  | "unknown_action"
+  | "payload_too_large"
+  | "invalid_cursor"
+  | "unauthorized"
+  | "forbidden"
+  | "not_member"
+  | "not_room_admin"
+  | "room_not_found"
+  | "not_found"
+  | "room_closed"
+  | "conflict"
+  | "rate_limited"
+  | "internal_error"
+  | "timeout"
+  | "disconnected"
+  | "not_connected"
+  | "connect_failed"
+  | "invalid_argument"
+  | (string & {});
+
+export declare class RoomcastError extends Error {
+  constructor(code: ErrorCode, message: string, requestId?: string | null, frame?: ErrorFrame | null);
+  readonly code: ErrorCode;
+  readonly requestId: string | null;
+  /** The server's error frame, when there was one. */
+  readonly frame: ErrorFrame | null;
+}
+
+// ------------------------------------------------------------------ server -> client
+
+export interface Member {
+  user_id: string;
+  name: string;
+  connections: number;
+  joined_at: string;
+}
+
+export interface Message {
+  id: string;
+  room_id: string;
+  user_id: string;
+  name: string;
+  text: string;
+  sent_at: string;
+  client_msg_id?: string;
+  meta?: Record<string, unknown>;
+}
+
+export interface HistoryPage {
+  /** Oldest first within the page. */
+  messages: Message[];
+  /** Pass as `before` to page further back; absent on the last page. */
+  next_cursor?: string;
+}
+
+export interface RoomSummary {
+  room_id: string;
+  name: string;
+  state: "open" | "closed" | (string & {});
+}
+
+export interface JoinedFrame {
+  type: "joined";
+  request_id?: string;
+  room: RoomSummary;
+  members: Member[];
+  history: HistoryPage;
+}
+
+export interface LeftFrame {
+  type: "left";
+  request_id?: string;
+  room_id: string;
+}
+
+export interface MemberEventFrame {
+  type: "member.joined" | "member.left";
+  room_id: string;
+  user_id: string;
+  name: string;
+  /** Connections the user holds in the room after this event. */
+  connection_count?: number;
+  at: string;
+}
+
+export interface MessageFrame {
+  type: "message";
+  message: Message;
+  /** Set by the client on messages replayed from history after a reconnect. */
+  catch_up?: true;
+}
+
+export interface AckFrame {
+  type: "ack";
+  request_id?: string;
+  message: Message;
+  /** True when the client_msg_id was already stored (a resend): nothing was fanned out. */
+  duplicate: boolean;
+  delivered: number;
+  failed: number;
+  gone: number;
+}
+
+export interface HistoryFrame extends HistoryPage {
+  type: "history";
+  request_id?: string;
+  room_id: string;
+}
+
+export interface TypingFrame {
+  type: "typing";
+  room_id: string;
+  user_id: string;
+  name: string;
+  is_typing: boolean;
+}
+
+export interface PongFrame {
+  type: "pong";
+  request_id?: string;
+  server_time: string;
+}
+
+export interface RoomClosedFrame {
+  type: "room.closed";
+  request_id?: string;
+  room_id: string;
+  closed_by?: string;
+  at?: string;
+  /** Set by the client when it learned of the closure from a failed rejoin. */
+  synthetic?: true;
+  reason?: string;
+}
+
+export interface ErrorFrame {
+  type: "error";
+  code: ErrorCode;
+  message: string;
+  request_id?: string;
+}
+
+/** WebRTC signaling frames ("signal", "call-*", "offer", "answer", "ice-candidate"). */
+export interface SignalFrame {
+  type: string;
+  room_id?: string;
+  call_id?: string;
+  [key: string]: unknown;
+}
+
+export type ServerFrame =
+  | JoinedFrame
+  | LeftFrame
+  | MemberEventFrame
+  | MessageFrame
+  | AckFrame
+  | HistoryFrame
+  | TypingFrame
+  | PongFrame
+  | RoomClosedFrame
+  | ErrorFrame
+  | SignalFrame;
+
+// ------------------------------------------------------------------ client -> server
+
+export interface ClientFrame {
+  action: string;
+  request_id?: string;
+  [key: string]: unknown;
+}
+
+// ------------------------------------------------------------------ client
+
+export interface ReconnectOptions {
+  minDelayMs?: number;
+  maxDelayMs?: number;
+  maxAttempts?: number;
+}
+
+export interface RoomcastClientOptions {
+  /** wss://<api>.execute-api.<region>.amazonaws.com/<stage>, or the local runtime's ws:// URL. */
+  url: string;
+  token?: string;
+  /** Called before every connect and reconnect (tokens expire; fetch a fresh one). */
+  getToken?: () => string | Promise<string>;
+  /** "subprotocol" (default): ["roomcast.v1", token]; "query": ?token=. */
+  tokenTransport?: "subprotocol" | "query";
+  /** Default 10 000. */
+  requestTimeoutMs?: number;
+  /** Default 60 000 (sends survive reconnects). */
+  sendTimeoutMs?: number;
+  /** Default 300 000 (5 min, under API Gateway's 10-min idle timeout); 0 disables. */
+  heartbeatMs?: number;
+  /** Default 10 000. */
+  pongTimeoutMs?: number;
+  /** Default 3 000. */
+  typingThrottleMs?: number;
+  /** Default 1 000; beyond it a "gap" event is emitted instead. */
+  catchUpMaxMessages?: number;
+  /** Default {minDelayMs: 500, maxDelayMs: 30000, maxAttempts: Infinity}; false disables. */
+  reconnect?: ReconnectOptions | false;
+  WebSocket?: typeof WebSocket;
+}
+
+export type ConnectionState = "idle" | "connecting" | "open" | "reconnecting" | "closed";
+
+export interface PresenceDetail {
+  type: "presence";
+  room_id: string;
+  members: Member[];
+}
+
+export interface CloseDetail {
+  code: number;
+  reason: string;
+  wasClean: boolean;
+  willReconnect: boolean;
+}
+
+export interface RoomcastEventMap {
+  message: CustomEvent<MessageFrame>;
+  "member.joined": CustomEvent<MemberEventFrame>;
+  "member.left": CustomEvent<MemberEventFrame>;
+  presence: CustomEvent<PresenceDetail>;
+  typing: CustomEvent<TypingFrame>;
+  "room.closed": CustomEvent<RoomClosedFrame>;
+  signal: CustomEvent<SignalFrame>;
+  /** Every frame received, before any other event. */
+  frame: CustomEvent<ServerFrame>;
+  open: CustomEvent<{ reconnect: boolean }>;
+  close: CustomEvent<CloseDetail>;
+  reconnecting: CustomEvent<{ attempt: number; delayMs: number }>;
+  reconnected: CustomEvent<{ attempts: number; rooms: string[] }>;
+  gap: CustomEvent<{ room_id: string; reason: string }>;
+  error: CustomEvent<{ error: unknown; frame: ErrorFrame | null }>;
+}
+
+export declare class RoomcastClient extends EventTarget {
+  constructor(options: RoomcastClientOptions);
+  readonly url: string;
+  readonly state: ConnectionState;
+  /** The current WebSocket, for diagnostics and tests; do not send on it directly. */
+  readonly socket: WebSocket | null;
+  /** Rooms joined (and rejoined after reconnects). */
+  readonly rooms: string[];
+  members(roomId: string): Member[];
+  lastMessageId(roomId: string): string | null;
+
+  connect(): Promise<void>;
+  disconnect(code?: number, reason?: string): void;
+
+  request<T extends ServerFrame = ServerFrame>(frame: ClientFrame, options?: { timeoutMs?: number }): Promise<T>;
+  notify(frame: ClientFrame): boolean;
+
+  join(roomId: string, options?: { historyLimit?: number; timeoutMs?: number }): Promise<JoinedFrame>;
+  leave(roomId: string): Promise<LeftFrame>;
+  send(
+    roomId: string,
+    text: string,
+    options?: { clientMsgId?: string; meta?: Record<string, unknown>; timeoutMs?: number },
+  ): Promise<AckFrame>;
+  history(
+    roomId: string,
+    options?: { before?: string | null; limit?: number; timeoutMs?: number },
+  ): Promise<HistoryFrame>;
+  typing(roomId: string, isTyping?: boolean): boolean;
+  close(roomId: string, options?: { timeoutMs?: number }): Promise<ServerFrame>;
+  ping(): Promise<PongFrame>;
+
+  addEventListener<K extends keyof RoomcastEventMap>(
+    type: K,
+    listener: (event: RoomcastEventMap[K]) => void,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  removeEventListener<K extends keyof RoomcastEventMap>(
+    type: K,
+    listener: (event: RoomcastEventMap[K]) => void,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+}
+
+export declare function newClientMsgId(): string;
