@@ -17,7 +17,7 @@ $(BIN)/.installed: requirements-dev.txt layers/roomcast/requirements.txt
 venv: $(BIN)/.installed
 
 run: venv
-	PYTHONPATH=local:layers/roomcast $(BIN)/python -m roomcast_local $(ARGS)
+	PYTHONPATH=local:layers/roomcast:. $(BIN)/python -m roomcast_local $(ARGS)
 
 # make cli ARGS="redrive --dlq-url ..."  (see docs/webhooks.md)
 cli: venv
