@@ -1,0 +1,216 @@
+"""Delivery and attempt records (same table, the room's partition).
+
+    pk ROOM#<room>   sk DELIVERY#<delivery id>                      the delivery
+    pk ROOM#<room>   sk DELIVERY#<delivery id>#ATTEMPT#<n, 6 digits> one attempt
+
+Attempt numbers are zero-padded so one Query returns a delivery followed by its
+attempts in order. Progress (parts delivered, run, lease) changes with conditional
+updates, so a duplicate SQS delivery of the same job cannot send a part twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from roomcast.dal import keys
+from roomcast.dal.dynamo import dynamodb_client, from_item, key, query_pages, to_item, values
+from roomcast.errors import NotFound
+from roomcast.models.webhooks import AttemptRecord, DeliveryRecord
+
+_ATTEMPT = "#ATTEMPT#"
+
+
+def attempt_sk(delivery_id: str, attempt: int) -> str:
+    return f"{keys.delivery_sk(delivery_id)}{_ATTEMPT}{attempt:06d}"
+
+
+def _conditional_failed(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def _fields(record: DeliveryRecord, **overrides: Any) -> dict[str, Any]:
+    return {**record.model_dump(exclude_none=True), **overrides}
+
+
+class DeliveryStore:
+    def __init__(self, table_name: str, client: Any | None = None) -> None:
+        self.table = table_name
+        self.client = client or dynamodb_client()
+
+    def _key(self, room_id: str, delivery_id: str) -> dict[str, Any]:
+        return key(keys.room_pk(room_id), keys.delivery_sk(delivery_id))
+
+    def create(self, record: DeliveryRecord) -> bool:
+        """Write a new delivery; False when it already exists."""
+        item = _fields(record, pk=keys.room_pk(record.room_id), sk=keys.delivery_sk(record.delivery_id), entity="delivery")
+        try:
+            self.client.put_item(
+                TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(pk)"
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def get(self, room_id: str, delivery_id: str) -> DeliveryRecord | None:
+        item = self.client.get_item(
+            TableName=self.table, Key=self._key(room_id, delivery_id), ConsistentRead=True
+        ).get("Item")
+        return DeliveryRecord(**from_item(item)) if item else None
+
+    def require(self, room_id: str, delivery_id: str) -> DeliveryRecord:
+        record = self.get(room_id, delivery_id)
+        if record is None:
+            raise NotFound("no such delivery")
+        return record
+
+    def update(self, room_id: str, delivery_id: str, condition: str | None = None, **fields: Any) -> bool:
+        """SET the given fields (None removes one); False when `condition` does not hold."""
+        names: dict[str, str] = {}
+        sets: list[str] = []
+        removes: list[str] = []
+        vals: dict[str, Any] = {}
+        for index, (name, value) in enumerate(fields.items()):
+            names[f"#f{index}"] = name
+            if value is None:
+                removes.append(f"#f{index}")
+            else:
+                sets.append(f"#f{index} = :v{index}")
+                vals[f"v{index}"] = value
+        expression = ""
+        if sets:
+            expression += "SET " + ", ".join(sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": self._key(room_id, delivery_id),
+            "UpdateExpression": expression.strip(),
+            "ExpressionAttributeNames": names,
+            "ConditionExpression": "attribute_exists(pk)" + (f" AND ({condition})" if condition else ""),
+        }
+        return self._update(params, vals)
+
+    def _update(self, params: dict[str, Any], vals: dict[str, Any]) -> bool:
+        if vals:
+            params["ExpressionAttributeValues"] = values(**vals)
+        try:
+            self.client.update_item(**params)
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def mark_enqueued(self, room_id: str, delivery_id: str, at: int) -> bool:
+        """Claim the right to enqueue (once per delivery): False when it was already enqueued."""
+        return self.update(room_id, delivery_id, condition="attribute_not_exists(enqueued_at)", enqueued_at=at)
+
+    def claim(self, room_id: str, delivery_id: str, run: int, now: int, lease_ms: int) -> DeliveryRecord | None:
+        """Take the lease for sending this run; None when another worker holds it or the run is stale."""
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": self._key(room_id, delivery_id),
+            "UpdateExpression": "SET lease_until = :until",
+            "ConditionExpression": "attribute_exists(pk) AND #run = :run AND "
+            "(attribute_not_exists(lease_until) OR lease_until < :now)",
+            "ExpressionAttributeNames": {"#run": "run"},
+            "ReturnValues": "ALL_NEW",
+        }
+        params["ExpressionAttributeValues"] = values(until=now + lease_ms, run=run, now=now)
+        try:
+            response = self.client.update_item(**params)
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
+        return DeliveryRecord(**from_item(response["Attributes"]))
+
+    def release(self, room_id: str, delivery_id: str, run: int, **fields: Any) -> bool:
+        """Drop the lease and SET `fields`, if the run is still current."""
+        names = {"#run": "run", "#lease": "lease_until"}
+        sets: list[str] = []
+        vals: dict[str, Any] = {"run": run}
+        for index, (name, value) in enumerate(fields.items()):
+            names[f"#f{index}"] = name
+            sets.append(f"#f{index} = :v{index}")
+            vals[f"v{index}"] = value
+        expression = ("SET " + ", ".join(sets) + " " if sets else "") + "REMOVE #lease"
+        params = {
+            "TableName": self.table,
+            "Key": self._key(room_id, delivery_id),
+            "UpdateExpression": expression,
+            "ConditionExpression": "attribute_exists(pk) AND #run = :run",
+            "ExpressionAttributeNames": names,
+        }
+        return self._update(params, vals)
+
+    def part_delivered(self, room_id: str, delivery_id: str, run: int, part: int) -> bool:
+        """Advance progress to `part` (only forward, only within the run)."""
+        params = {
+            "TableName": self.table,
+            "Key": self._key(room_id, delivery_id),
+            "UpdateExpression": "SET parts_delivered = :p",
+            "ConditionExpression": "attribute_exists(pk) AND #run = :run AND parts_delivered < :p",
+            "ExpressionAttributeNames": {"#run": "run"},
+        }
+        return self._update(params, {"p": part, "run": run})
+
+    def next_attempt_number(self, room_id: str, delivery_id: str) -> int:
+        response = self.client.update_item(
+            TableName=self.table,
+            Key=self._key(room_id, delivery_id),
+            UpdateExpression="ADD attempts :one",
+            ExpressionAttributeValues=values(one=1),
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(response["Attributes"]["attempts"]["N"])
+
+    def start_run(self, room_id: str, delivery_id: str, now: int) -> int:
+        """A replay: a new run that re-sends every part (same webhook-ids); returns its number."""
+        try:
+            response = self.client.update_item(
+                TableName=self.table,
+                Key=self._key(room_id, delivery_id),
+                UpdateExpression="ADD #run :one SET #status = :pending, parts_delivered = :zero, "
+                "replayed_at = :now REMOVE lease_until, delivered_at",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#run": "run", "#status": "status"},
+                ExpressionAttributeValues=values(one=1, pending="pending", zero=0, now=now),
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                raise NotFound("no such delivery") from exc
+            raise
+        return int(response["Attributes"]["run"]["N"])
+
+    def put_attempt(self, attempt: AttemptRecord) -> None:
+        item = attempt.model_dump(exclude_none=True)
+        item.update(
+            pk=keys.room_pk(attempt.room_id),
+            sk=attempt_sk(attempt.delivery_id, attempt.attempt),
+            entity="delivery_attempt",
+        )
+        self.client.put_item(TableName=self.table, Item=to_item(item))
+
+    def for_room(self, room_id: str) -> list[tuple[DeliveryRecord, list[AttemptRecord]]]:
+        """Every delivery of a room with its attempts: one Query on the room's partition."""
+        result: list[tuple[DeliveryRecord, list[AttemptRecord]]] = []
+        for page in query_pages(
+            self.client,
+            TableName=self.table,
+            KeyConditionExpression="pk = :p AND begins_with(sk, :d)",
+            ExpressionAttributeValues=values(p=keys.room_pk(room_id), d="DELIVERY#"),
+            ConsistentRead=True,
+        ):
+            for item in page:
+                if _ATTEMPT in item["sk"]:
+                    if result:
+                        result[-1][1].append(AttemptRecord(**item))
+                else:
+                    result.append((DeliveryRecord(**item), []))
+        return result

@@ -1,0 +1,147 @@
+"""Closing a room: one logic for the admin API (DELETE /rooms/{id}) and the WebSocket
+`close` action.
+
+The close is a conditional state change open -> closing; only the caller that wins it
+creates the delivery and, once the room is final, sends the one SQS job - however many
+closes race. Members are told `room.closed`, their memberships and sessions end with
+end_reason "room_closed", and their connections are closed; then closing -> closed.
+The job is sent after that, so the payload sees every session ended and the final stats.
+
+Idempotent: closing a room that is closing or closed returns the same delivery id. A
+close that crashed half way (room left in "closing", or closed with no job sent) is
+finished by the next close call once it is older than STALE_MS.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from roomcast.dal.deliveries import DeliveryStore
+from roomcast.errors import NotRoomAdmin
+from roomcast.ids import iso, new_id, now_ms
+from roomcast.logic.context import Caller, Services
+from roomcast.logic.presence import end_membership
+from roomcast.models.frames import CloseFrame, RoomClosedFrame
+from roomcast.models.records import MemberRecord, Room
+from roomcast.models.webhooks import CloseResponse, DeliveryJob, DeliveryRecord
+from roomcast.observability import logger, metrics
+from roomcast.queue import JobsQueue
+from roomcast.settings import get_settings
+
+STALE_MS = 60_000
+
+
+def _deliveries(services: Services) -> DeliveryStore:
+    return DeliveryStore(services.store.table, services.store.client)
+
+
+def _response(room: Room, already: bool) -> CloseResponse:
+    return CloseResponse(
+        room_id=room.room_id,
+        state=room.state,
+        delivery_id=room.delivery_id or "",
+        closed_by=room.closed_by,
+        closed_at=iso(room.closed_at) if room.closed_at else None,
+        already_closed=already,
+    )
+
+
+def close_room(
+    services: Services,
+    room_id: str,
+    closed_by: str,
+    exclude_connection: str | None = None,
+    queue: JobsQueue | None = None,
+) -> CloseResponse:
+    store = services.store
+    room = store.require_room(room_id)
+    if room.state == "open":
+        closed_at = now_ms()
+        delivery_id = new_id(closed_at)
+        if store.transition_room(
+            room_id, "open", "closing", delivery_id=delivery_id, closed_at=closed_at, closed_by=closed_by
+        ):
+            _deliveries(services).create(
+                DeliveryRecord(
+                    room_id=room_id,
+                    delivery_id=delivery_id,
+                    created_at=closed_at,
+                    url=room.callback_url or get_settings().default_webhook_url or None,
+                )
+            )
+            room = room.model_copy(
+                update={"state": "closing", "delivery_id": delivery_id, "closed_at": closed_at, "closed_by": closed_by}
+            )
+            _finish(services, room, exclude_connection, queue)
+            metrics.add_metric(name="RoomClosed", unit="Count", value=1)
+            logger.info("room closed", extra={"room_id": room_id, "delivery_id": delivery_id})
+            return _response(store.require_room(room_id), already=False)
+        room = store.require_room(room_id)  # another close won the race
+    stale = room.closed_at is not None and now_ms() - room.closed_at > STALE_MS
+    if stale and room.delivery_id:
+        record = _deliveries(services).get(room_id, room.delivery_id)
+        if room.state == "closing" or record is None or record.enqueued_at is None:
+            logger.warning("finishing an interrupted close", extra={"room_id": room_id})
+            if record is None:
+                _deliveries(services).create(
+                    DeliveryRecord(room_id=room_id, delivery_id=room.delivery_id, created_at=room.closed_at or now_ms())
+                )
+            _finish(services, room, exclude_connection, queue)
+            room = store.require_room(room_id)
+    return _response(room, already=True)
+
+
+def _finish(services: Services, room: Room, exclude: str | None, queue: JobsQueue | None) -> None:
+    """Tell and disconnect the members, mark the room closed, then send the one job."""
+    assert room.delivery_id is not None
+    _disconnect_members(services, room, exclude)
+    if room.state == "closing":
+        services.store.transition_room(room.room_id, "closing", "closed")
+    deliveries = _deliveries(services)
+    # The conditional claim keeps a recovering close from sending a second job.
+    if deliveries.update(room.room_id, room.delivery_id, condition="attribute_not_exists(enqueue_claimed_at)",
+                         enqueue_claimed_at=now_ms()):
+        try:
+            (queue or JobsQueue()).send(DeliveryJob(room_id=room.room_id, delivery_id=room.delivery_id))
+        except Exception:
+            # Let the next close of this room (after STALE_MS) send it instead.
+            deliveries.update(room.room_id, room.delivery_id, enqueue_claimed_at=None)
+            raise
+        deliveries.update(room.room_id, room.delivery_id, enqueued_at=now_ms())
+
+
+def _disconnect_members(services: Services, room: Room, exclude: str | None) -> None:
+    members = services.store.members(room.room_id)
+    if not members:
+        return
+    frame = RoomClosedFrame(
+        room_id=room.room_id, closed_by=room.closed_by, at=iso(room.closed_at or now_ms())
+    ).dump()
+    targets = [m.connection_id for m in members if m.connection_id != exclude]
+    # Told first, while their connections are still open.
+    services.gateway.broadcast(targets, frame)
+
+    def end(member: MemberRecord) -> None:
+        end_membership(services, member, reason="room_closed", announce=False)
+        if member.connection_id != exclude:
+            services.gateway.disconnect(member.connection_id)
+
+    workers = max(1, min(services.gateway.workers, len(members)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for future in [pool.submit(end, m) for m in members]:
+            future.result()
+
+
+def close_action(services: Services, caller: Caller, frame: CloseFrame) -> RoomClosedFrame:
+    """The WebSocket `close`: room admins (or tokens with the admin claim) only."""
+    room = services.store.require_room(frame.room_id)
+    identity = caller.identity
+    if not identity.admin and identity.user_id not in room.admin_user_ids:
+        raise NotRoomAdmin()
+    result = close_room(services, frame.room_id, identity.user_id, exclude_connection=caller.connection_id)
+    return RoomClosedFrame(
+        request_id=frame.request_id,
+        room_id=result.room_id,
+        closed_by=result.closed_by,
+        at=result.closed_at or iso(now_ms()),
+    )

@@ -1,0 +1,72 @@
+"""The admin API's view of webhook deliveries: list them with every attempt, replay one."""
+
+from __future__ import annotations
+
+from roomcast.dal.deliveries import DeliveryStore
+from roomcast.dal.store import RoomStore
+from roomcast.errors import Conflict
+from roomcast.ids import iso, now_ms
+from roomcast.models.webhooks import (
+    AttemptRecord,
+    AttemptView,
+    DeliveryJob,
+    DeliveryList,
+    DeliveryRecord,
+    DeliveryView,
+    ReplayResponse,
+)
+from roomcast.queue import JobsQueue
+
+
+def _attempt_view(a: AttemptRecord) -> AttemptView:
+    return AttemptView(
+        attempt=a.attempt,
+        run=a.run,
+        part=a.part,
+        webhook_id=a.webhook_id,
+        at=iso(a.at),
+        status_code=a.status_code,
+        latency_ms=a.latency_ms,
+        error=a.error,
+        response=a.response,
+        outcome=a.outcome,
+        next_retry_in_seconds=a.next_visibility_seconds if a.outcome == "retry" else None,
+    )
+
+
+def delivery_view(record: DeliveryRecord, attempts: list[AttemptRecord]) -> DeliveryView:
+    return DeliveryView(
+        delivery_id=record.delivery_id,
+        room_id=record.room_id,
+        event_type=record.event_type,
+        status=record.status,
+        created_at=iso(record.created_at),
+        delivered_at=iso(record.delivered_at) if record.delivered_at else None,
+        url=record.url,
+        run=record.run,
+        parts_delivered=record.parts_delivered,
+        parts_total=record.parts_total,
+        attempt_count=len(attempts),
+        last_status_code=record.last_status_code,
+        last_error=record.last_error or None,
+        disabled_at=iso(record.disabled_at) if record.disabled_at else None,
+        attempts=[_attempt_view(a) for a in attempts],
+    )
+
+
+def list_deliveries(store: RoomStore, room_id: str) -> DeliveryList:
+    store.require_room(room_id)
+    rows = DeliveryStore(store.table, store.client).for_room(room_id)
+    return DeliveryList(room_id=room_id, deliveries=[delivery_view(r, a) for r, a in rows])
+
+
+def replay(store: RoomStore, room_id: str, delivery_id: str, queue: JobsQueue | None = None) -> ReplayResponse:
+    """Send every part again with the same webhook-ids (a new run; older jobs stop)."""
+    room = store.require_room(room_id)
+    if room.state != "closed":
+        raise Conflict("only a closed room's delivery can be replayed")
+    deliveries = DeliveryStore(store.table, store.client)
+    deliveries.require(room_id, delivery_id)
+    run = deliveries.start_run(room_id, delivery_id, now_ms())
+    (queue or JobsQueue()).send(DeliveryJob(room_id=room_id, delivery_id=delivery_id, replay=True, run=run))
+    return ReplayResponse(room_id=room_id, delivery_id=delivery_id, run=run, status="pending")

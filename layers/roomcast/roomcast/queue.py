@@ -1,0 +1,59 @@
+"""SQS access: the jobs queue that closes (and replays) feed and the delivery function drains."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from roomcast.models.webhooks import DeliveryJob
+from roomcast.settings import get_settings
+
+
+@cache
+def sqs_client() -> Any:
+    return boto3.client(
+        "sqs",
+        config=Config(
+            retries={"max_attempts": 4, "mode": "standard"},
+            connect_timeout=2,
+            read_timeout=10,
+            max_pool_connections=16,
+        ),
+    )
+
+
+@cache
+def queue_url_for_arn(arn: str) -> str:
+    """arn:aws:sqs:<region>:<account>:<name> -> its URL (the delivery function's event source)."""
+    _, _, _, _region, account, name = arn.split(":", 5)
+    return str(sqs_client().get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"])
+
+
+def reset_caches() -> None:
+    sqs_client.cache_clear()
+    queue_url_for_arn.cache_clear()
+
+
+class JobsQueue:
+    def __init__(self, queue_url: str | None = None, client: Any | None = None) -> None:
+        self.queue_url = queue_url or get_settings().jobs_queue_url
+        self.client = client or sqs_client()
+
+    def send(self, job: DeliveryJob) -> str:
+        if not self.queue_url:
+            raise RuntimeError("JOBS_QUEUE_URL is not configured")
+        response = self.client.send_message(
+            QueueUrl=self.queue_url,
+            MessageBody=json.dumps(job.model_dump(), separators=(",", ":")),
+        )
+        return str(response["MessageId"])
+
+
+def change_visibility(queue_url: str, receipt_handle: str, seconds: int) -> None:
+    sqs_client().change_message_visibility(
+        QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=int(seconds)
+    )

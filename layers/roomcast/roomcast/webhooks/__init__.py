@@ -1,0 +1,1 @@
+"""Outbound webhooks: signing, retry schedule, SSRF guard, payload parts, sender."""

@@ -1,0 +1,48 @@
+"""Webhook secrets in Secrets Manager: one per room endpoint, plus the stack's default.
+
+A stored value is one secret or a JSON list of the active ones (rotation: add the new
+one, let receivers switch, drop the old). Values are read through Powertools parameters
+(cached per execution environment) and never logged.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+
+from roomcast.settings import get_settings
+from roomcast.webhooks.signing import parse_secret_value
+
+
+def _client() -> Any:
+    # Not cached: only room creation writes secrets, and reads go through Powertools.
+    return boto3.client("secretsmanager")
+
+
+def room_secret_name(room_id: str) -> str:
+    return f"{get_settings().webhook_secret_prefix}{room_id}"
+
+
+def store_room_secret(room_id: str, secret: str) -> str:
+    """Create (or overwrite) the room's secret; returns its id (the name)."""
+    name = room_secret_name(room_id)
+    client = _client()
+    value = json.dumps([secret])
+    try:
+        client.create_secret(
+            Name=name, SecretString=value, Description=f"roomcast webhook secret of room {room_id}"
+        )
+    except client.exceptions.ResourceExistsException:
+        client.put_secret_value(SecretId=name, SecretString=value)
+    return name
+
+
+def load_secrets(secret_id: str) -> list[str]:
+    from aws_lambda_powertools.utilities import parameters
+
+    value = parameters.get_secret(secret_id, max_age=get_settings().secret_max_age)
+    if not isinstance(value, str):
+        raise ValueError("webhook secret is not a string")
+    return parse_secret_value(value)
