@@ -443,6 +443,11 @@ function start() {
     );
   });
 
+  // The buttons start disabled so nothing submits natively before these handlers exist.
+  $("create-room").disabled = false;
+  $("join-room").disabled = false;
+  document.documentElement.dataset.ready = "true";
+
   if (params.get("room") && params.get("user") && params.get("autojoin") !== "0") {
     join(params.get("room") ?? "", readUser()).catch(showSetupError);
   }
