@@ -403,3 +403,34 @@ def test_frame_without_identity_is_unauthorized(stack, invoke):
     del event["requestContext"]["authorizer"]
     reply = reply_body(invoke("chat", event))
     assert reply["code"] == "unauthorized" and reply["request_id"] == "r-ping-1"
+
+
+# ------------------------------------------------- regressions found by the property test
+
+
+def test_lone_surrogate_text_is_refused_before_anything_is_stored(stack, invoke):
+    # Valid UTF-8 JSON on the wire, but "\ud800" decodes to a lone surrogate: stored, it
+    # made the fan-out (UTF-8 encode) fail after the write and poisoned every later join.
+    _room(invoke)
+    _join(invoke, "conn-alice-1", "alice")
+    _join(invoke, "conn-bob-1", "bob")
+    clear_posted()
+    before = _items()
+    body = '{"action": "send", "room_id": "lobby", "text": "hi \\ud800 there", "request_id": "sur"}'
+    reply = reply_body(invoke("chat", ws_event("ws-send.json", body=body)))
+    assert reply["code"] == "invalid_frame" and reply["request_id"] == "sur"
+    assert _items() == before and posted_frames("conn-bob-1") == []
+    # A surrogate request_id is not echoed (the reply must stay UTF-8).
+    bad_rid = reply_body(invoke("chat", ws_event("ws-ping.json", body='{"action": "ping", "request_id": "\\udfff"}')))
+    assert bad_rid["code"] == "invalid_frame" and "request_id" not in bad_rid
+    # Proper astral characters (a valid surrogate pair) are fine.
+    ok = reply_body(invoke("chat", ws_event("ws-send.json", body='{"action": "send", "room_id": "lobby", "text": "\\ud83d\\ude00"}')))
+    assert ok["type"] == "ack" and ok["message"]["text"] == "\U0001f600"
+
+
+@pytest.mark.parametrize("body", ["[" * 20000 + "]" * 20000, '{"a":' * 5000 + "1" + "}" * 5000, "[" * 30000])
+def test_absurdly_nested_json_is_invalid_frame(stack, invoke, body):
+    body = body[: 32 * 1024]
+    reply = reply_body(invoke("chat", ws_event("ws-default.json", body=body)))
+    # Never internal_error: deep nesting used to escape as a RecursionError.
+    assert reply["type"] == "error" and reply["code"] in {"invalid_frame", "unknown_action"}

@@ -74,23 +74,36 @@ def request_id_of(event: dict[str, Any]) -> str | None:
     """Best-effort request_id for error replies, even from a frame that fails validation."""
     try:
         data = json.loads(event.get("body") or "")
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         return None
     if isinstance(data, dict):
         rid = data.get("request_id")
-        if isinstance(rid, str) and 0 < len(rid) <= 64:
+        if isinstance(rid, str) and 0 < len(rid) <= 64 and _is_utf8(rid):
             return rid
     return None
+
+
+def _is_utf8(value: Any) -> bool:
+    """False when a decoded frame holds lone surrogates: JSON may escape one ("\\ud800"),
+    but it is not text - stored, it would break every later reply and fan-out that
+    carries it."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, RecursionError):
+        return False
+    return True
 
 
 def parse_frame(event: dict[str, Any], adapter: TypeAdapter[Any], actions: frozenset[str]) -> Any:
     body = raw_body(event)
     try:
         data = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise InvalidFrame("frames must be JSON objects") from exc
     if not isinstance(data, dict):
         raise InvalidFrame("frames must be JSON objects")
+    if not _is_utf8(data):
+        raise InvalidFrame("frames must be valid UTF-8 JSON text (no lone surrogates)")
     action = data.get("action")
     if not isinstance(action, str) or action not in actions:
         raise UnknownAction(f"unknown action; expected one of: {', '.join(sorted(actions))}")
