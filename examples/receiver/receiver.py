@@ -551,7 +551,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(413, {"error": "too_large", "message": "body too large"})
             return
         body = self.rfile.read(length)
-        outcome = self.server.app.handle(body, self.headers)
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        outcome = self.server.app.handle(body, headers)
         self._reply(outcome.status, outcome.body)
 
     def _discard_body(self) -> None:
@@ -588,7 +589,8 @@ class Receiver:
     def url(self) -> str:
         assert self._server is not None, "not started"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        return f"http://[{name}]:{port}" if ":" in name else f"http://{name}:{port}"
 
     @property
     def webhook_url(self) -> str:
@@ -638,8 +640,12 @@ class Receiver:
     def start(self, host: str = "127.0.0.1", port: int = 0) -> Receiver:
         self.bind(host, port)
         assert self._server is not None
+        # A short poll interval makes stop() quick (tests start and stop many receivers).
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="roomcast-receiver", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="roomcast-receiver",
+            daemon=True,
         )
         self._thread.start()
         return self
