@@ -33,7 +33,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -340,16 +340,22 @@ class Store:
 
     # -- reads -----------------------------------------------------------------------
 
-    def rooms(self) -> list[dict[str, Any]]:
-        """Every synced room, its latest sync first, newest rooms first."""
+    def rooms(self, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        """Synced rooms, most recently updated first; per room the sync GET /rooms/{id}
+        shows (a complete one before an incomplete one, then the latest)."""
         with self.connection() as conn:
             rows = conn.execute(
                 """
-                SELECT s.* FROM syncs s
-                WHERE s.updated_at = (SELECT MAX(updated_at) FROM syncs WHERE room_id = s.room_id)
-                GROUP BY s.room_id
-                ORDER BY s.updated_at DESC
-                """
+                SELECT * FROM (
+                    SELECT s.*, ROW_NUMBER() OVER (
+                        PARTITION BY room_id ORDER BY complete DESC, updated_at DESC
+                    ) AS pick
+                    FROM syncs s
+                ) WHERE pick = 1
+                ORDER BY updated_at DESC, room_id
+                LIMIT ? OFFSET ?
+                """,
+                (limit, offset),
             ).fetchall()
         return [_sync_view(r) for r in rows]
 
@@ -494,6 +500,17 @@ def _row_view(row: sqlite3.Row, fields: Iterable[str]) -> dict[str, Any]:
 # -- HTTP ----------------------------------------------------------------------------
 
 
+def _query_int(path: str, name: str, default: int, low: int, high: int) -> int | None:
+    """A bounded integer query parameter; None when present but invalid."""
+    values = parse_qs(urlsplit(path).query).get(name)
+    if not values:
+        return default
+    raw = values[-1]
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        return None
+    return int(raw)
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     # Many senders retry at once; the default listen backlog of 5 drops connections.
@@ -519,8 +536,13 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/health":
             self._reply(200, {"status": "ok"})
         elif path == "/rooms":
-            rooms = app.store.rooms()
-            self._reply(200, {"rooms": rooms, "count": len(rooms)})
+            limit = _query_int(self.path, "limit", 100, 1, 1000)
+            offset = _query_int(self.path, "offset", 0, 0, 10**9)
+            if limit is None or offset is None:
+                self._reply(400, {"error": "bad_query", "message": "limit 1-1000, offset >= 0"})
+                return
+            rooms = app.store.rooms(limit, offset)
+            self._reply(200, {"rooms": rooms, "count": len(rooms), "offset": offset})
         elif path == "/stats":
             self._reply(200, app.stats())
         elif match := _ROOM_PATH.match(path):

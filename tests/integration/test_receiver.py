@@ -323,7 +323,7 @@ def test_a_three_part_sync_sent_out_of_order_completes_with_chat_in_order(
 
 def test_get_endpoints_serve_what_was_stored(receiver: Receiver) -> None:
     assert get(receiver, "/health").json() == {"status": "ok"}
-    assert get(receiver, "/rooms").json() == {"rooms": [], "count": 0}
+    assert get(receiver, "/rooms").json() == {"rooms": [], "count": 0, "offset": 0}
     for n, room_id in enumerate(("room-a", "room-b")):
         body = event_body(room_data(room_id))
         assert post(receiver, body, signed_headers(f"dlv-g{n}.1", body)).status_code == 200
@@ -333,6 +333,11 @@ def test_get_endpoints_serve_what_was_stored(receiver: Receiver) -> None:
     assert {r["room_id"] for r in listed["rooms"]} == {"room-a", "room-b"}
     assert all(r["stats"]["peak_users"] == 2 for r in listed["rooms"])
     assert "chat_history" not in listed["rooms"][0]
+    first = get(receiver, "/rooms?limit=1").json()["rooms"]
+    second = get(receiver, "/rooms?limit=1&offset=1").json()["rooms"]
+    assert len(first) == len(second) == 1
+    assert {first[0]["room_id"], second[0]["room_id"]} == {"room-a", "room-b"}
+    assert get(receiver, "/rooms?limit=0").status_code == 400
     assert get(receiver, "/rooms/room-a").json()["room_id"] == "room-a"
     assert get(receiver, "/rooms/nope").status_code == 404
     assert get(receiver, "/elsewhere").status_code == 404
@@ -448,3 +453,17 @@ def test_the_command_line_refuses_a_malformed_secret(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "whsec_" in result.stderr
     assert "not-a-secret" not in result.stderr
+
+
+def test_a_complete_sync_is_shown_before_a_later_incomplete_one(receiver: Receiver) -> None:
+    done = event_body(room_data("room-two", sync={"sync_id": "sync-a", "part": 1, "last": True}))
+    assert post(receiver, done, signed_headers("dlv-two-a.1", done)).status_code == 200
+    partial = event_body(room_data("room-two", sync={"sync_id": "sync-b", "part": 2, "last": True}))
+    assert post(receiver, partial, signed_headers("dlv-two-b.2", partial)).status_code == 200
+
+    room = get(receiver, "/rooms/room-two").json()
+    assert room["sync"]["sync_id"] == "sync-a" and room["sync"]["complete"] is True
+    (listed,) = get(receiver, "/rooms").json()["rooms"]
+    assert listed["sync"]["sync_id"] == "sync-a"
+    totals = stats(receiver)
+    assert (totals["rooms"], totals["syncs"], totals["complete_syncs"]) == (1, 2, 1)
