@@ -285,6 +285,7 @@ class Runtime:
             "stage": self.stage,
             "region": self.options.region,
             "receiver_url": self.receiver_url,
+            "receiver_base_url": self.receiver_url.removesuffix("/webhooks") if self.receiver_url else None,
             "moto_url": self.moto_url,
         }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from typing import Any
 
@@ -239,3 +240,35 @@ def test_connections_post_get_and_delete(local_runtime: RunningRuntime) -> None:
     with pytest.raises(ClientError) as gone:
         client.get_connection(ConnectionId=cid)
     assert gone.value.response["ResponseMetadata"]["HTTPStatusCode"] == 410
+
+
+def test_room_close_reaches_the_reference_receiver_through_sqs(local_runtime: RunningRuntime) -> None:
+    from roomcast_local.cfn import load_template
+    from roomcast_local.harness import ROOT
+
+    resources = load_template(ROOT / "template.yaml").get("Resources") or {}
+    if local_runtime.receiver_url is None or "DeliveryFunction" not in resources:
+        pytest.skip("needs examples.receiver and the template's DeliveryFunction")
+    admin = uid("alice")
+    room = local_runtime.create_room("Closing", admin_user_ids=[admin])["room_id"]
+    token = local_runtime.token(admin, "Alice")
+
+    async def chat() -> None:
+        async with connect(local_runtime.ws_url, subprotocols=["roomcast.v1", token]) as ws:  # type: ignore[list-item]
+            await request(ws, {"action": "join", "room_id": room})
+            await request(ws, {"action": "send", "room_id": room, "text": "last words"})
+
+    run(chat())
+    status, closed = local_runtime.admin("DELETE", f"/rooms/{room}")
+    assert status in (200, 202), closed
+    base = local_runtime.config["receiver_base_url"]
+    deadline = time.monotonic() + 60
+    sync: Any = None
+    while time.monotonic() < deadline:
+        status, sync = local_runtime.request("GET", f"{base}/rooms/{room}")
+        if status == 200 and sync.get("sync", {}).get("complete"):
+            break
+        time.sleep(0.3)
+    assert status == 200, sync
+    assert [m["text"] for m in sync["chat_history"]] == ["last words"]
+    assert [s["user_id"] for s in sync["session_history"]] == [admin]
