@@ -105,6 +105,18 @@ class RateLimited(RoomcastError):
     default_message = "too many requests"
 
 
+class CallNotFound(RoomcastError):
+    code = "call_not_found"
+    http_status = 404
+    default_message = "no such call in this room"
+
+
+class InvalidCallState(RoomcastError):
+    code = "invalid_call_state"
+    http_status = 409
+    default_message = "this signal does not fit the call's current state"
+
+
 class UnsafeUrl(RoomcastError):
     code = "unsafe_url"
     http_status = 400

@@ -29,6 +29,15 @@ class Settings(BaseModel):
     default_token_ttl_seconds: int = Field(default=3600, alias="TOKEN_TTL_SECONDS", ge=60)
     # Room records are kept this long after a close (0 keeps them forever).
     closed_room_ttl_seconds: int = Field(default=0, alias="CLOSED_ROOM_TTL_SECONDS", ge=0)
+    # WebRTC signaling (logic/signaling.py). An invite nobody answers becomes `missed`
+    # after this long (a delayed SQS message; SQS caps DelaySeconds at 900).
+    call_ring_timeout_seconds: int = Field(default=30, alias="CALL_RING_TIMEOUT_SECONDS", ge=1, le=900)
+    call_timer_queue_url: str = Field(default="", alias="CALL_TIMER_QUEUE_URL")
+    # Per-connection token bucket for signal frames: generous enough for ICE candidate bursts.
+    signal_rate_burst: int = Field(default=50, alias="SIGNAL_RATE_BURST", ge=1, le=10000)
+    signal_rate_per_second: float = Field(default=20.0, alias="SIGNAL_RATE_PER_SECOND", gt=0, le=10000)
+    max_sdp_bytes: int = Field(default=16 * 1024, alias="MAX_SDP_BYTES", ge=256, le=30 * 1024)
+    max_candidate_bytes: int = Field(default=2048, alias="MAX_CANDIDATE_BYTES", ge=128, le=16 * 1024)
     stage: str = Field(default="prod", alias="STAGE")
 
     model_config = {"populate_by_name": True, "extra": "ignore"}

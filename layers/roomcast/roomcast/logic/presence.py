@@ -58,6 +58,7 @@ def end_membership(
     if not services.store.remove_member(member, left_at, reason):
         return False
     services.store.add_leave_stats(member.room_id)
+    _end_calls(services, member, reason)
     if announce:
         remaining = services.store.members(member.room_id)
         frame = MemberEventFrame(
@@ -73,6 +74,18 @@ def end_membership(
             services, member.room_id, frame.dump(), members=remaining, clean_gone=reason != "gone"
         )
     return True
+
+
+def _end_calls(services: Services, member: MemberRecord, reason: str) -> None:
+    """A member who leaves (or whose connection is over) ends the call it holds in the room."""
+    from roomcast.logic.signaling import end_calls_for_member  # signaling imports presence
+
+    try:
+        end_calls_for_member(services, member, reason)
+    except Exception:
+        # The membership is already gone; a call left behind still ends by its peer's
+        # hang-up, the ring timer, or the lock's TTL.
+        logger.exception("ending the member's calls failed", extra={"room_id": member.room_id})
 
 
 def drop_connection(

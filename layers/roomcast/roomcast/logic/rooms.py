@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from roomcast import auth
+from roomcast.dal.calls import CallStore
 from roomcast.dal.store import RoomStore
 from roomcast.ids import iso, new_id, now_ms
 from roomcast.logic.presence import snapshot
+from roomcast.logic.signaling import recent_call_views
 from roomcast.models.admin import (
     CreateRoomRequest,
     MintTokenRequest,
@@ -21,6 +23,11 @@ from roomcast.settings import get_settings
 def room_view(room: Room, store: RoomStore | None = None) -> RoomView:
     """The admin view of a room; with a store, who is present right now too."""
     members = snapshot(store.members(room.room_id)) if store is not None else None
+    calls = (
+        recent_call_views(CallStore(store.table, store.client), room.room_id)
+        if store is not None
+        else None
+    )
     return RoomView(
         room_id=room.room_id,
         name=room.name,
@@ -33,6 +40,7 @@ def room_view(room: Room, store: RoomStore | None = None) -> RoomView:
         callback_url=room.callback_url,
         stats=StatsView(**room.stats.model_dump()),
         members=members,
+        calls=calls,
     )
 
 

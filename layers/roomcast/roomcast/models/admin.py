@@ -8,6 +8,7 @@ from pydantic import Field
 
 from roomcast.models.common import DisplayName, OutModel, RoomId, StrictModel, UserId
 from roomcast.models.frames import Member
+from roomcast.models.signaling import CallView
 
 
 class CreateRoomRequest(StrictModel):
@@ -50,6 +51,8 @@ class RoomView(OutModel):
     callback_url: str | None = None
     stats: StatsView
     members: list[Member] | None = None
+    # The room's latest calls (WebRTC signaling), oldest first; all of them go to call_history.
+    calls: list[CallView] | None = None
 
 
 class RoomList(OutModel):

@@ -1,0 +1,546 @@
+"""WebRTC signaling: the 1:1 call state machine, the relay, and the ring timer.
+
+    invited --accept--> accepted --hangup / disconnect--> ended
+    invited --reject--> rejected
+    invited --hangup by the caller / disconnect--> ended
+    invited --ring timeout (timer or lazy check)--> missed
+    (an invite that cannot ring is written straight away as failed: user-offline, busy)
+
+Every transition is one conditional write on the call record (dal/calls.py), so racing
+signals produce one winner and a clear `invalid_call_state` for the loser. Offers,
+answers and candidates write nothing: they are relayed untouched between the two
+connections the call is pinned to (the caller's from the invite, the callee's from
+the accept), after a read of the call record that proves the sender is a participant
+and the call is accepted.
+
+The ring timer is a delayed SQS message (DelaySeconds = CALL_RING_TIMEOUT_SECONDS,
+at most 900) consumed by the call timer function; an invite older than the timeout
+is also treated as missed whenever it is next touched, so a lost timer message costs
+nothing but promptness.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from roomcast.dal.calls import CallStore, LockTaken, schedule_ring_timeout
+from roomcast.errors import (
+    CallNotFound,
+    InvalidCallState,
+    InvalidFrame,
+    PayloadTooLarge,
+    RateLimited,
+    RoomClosed,
+)
+from roomcast.ids import id_time_ms, iso, new_id, now_ms
+from roomcast.logic.context import Caller, Services
+from roomcast.models.records import MemberRecord
+from roomcast.models.signaling import (
+    ACTIVE_STATUSES,
+    CallFailedFrame,
+    CallState,
+    CallView,
+    Peer,
+    SignalAckFrame,
+    SignalFrame,
+    SignalRelayFrame,
+)
+from roomcast.observability import logger, metrics
+from roomcast.settings import Settings, get_settings
+
+# A client-proposed call id must be about "now", so call records keep sorting by time.
+MAX_PROPOSED_ID_SKEW_MS = 5 * 60 * 1000
+# Membership end reasons (logic/presence.py) as the reason a call ended.
+_END_REASONS = {"disconnect": "disconnected", "gone": "disconnected", "leave": "left"}
+
+
+def calls_of(services: Services) -> CallStore:
+    return CallStore(services.store.table, services.store.client)
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def handle_signal(services: Services, caller: Caller, frame: SignalFrame) -> Any:
+    """One `signal` frame: check limits, then invite or move/relay an existing call."""
+    settings = get_settings()
+    _check_sizes(frame, settings)
+    calls = calls_of(services)
+    _take_rate_token(calls, caller, settings)
+    if frame.type == "call-invite":
+        return _invite(services, calls, caller, frame, settings)
+    assert frame.call_id is not None  # the model requires it for every other type
+    call = calls.get_call(frame.room_id, frame.call_id)
+    if call is None:
+        raise CallNotFound(f"no call {frame.call_id} in room {frame.room_id}")
+    me = caller.identity.user_id
+    if me not in (call.caller, call.callee):
+        raise InvalidCallState("you are not a participant in this call")
+    peer = call.callee if me == call.caller else call.caller
+    if frame.to is not None and frame.to != peer:
+        raise InvalidCallState(f"`to` must be the other participant ({peer})")
+    call = _expire_if_overdue(services, calls, call, settings)
+    if call.status not in ACTIVE_STATUSES:
+        raise InvalidCallState(f"the call is already {call.status}")
+    handler = {
+        "call-accept": _accept,
+        "call-reject": _reject,
+        "call-hangup": _hangup,
+    }.get(frame.type, _relay_media)
+    return handler(services, calls, caller, frame, call)
+
+
+def expire_invite(services: Services, room_id: str, call_id: str) -> str:
+    """The ring timer: an invite still unanswered becomes missed. Idempotent.
+
+    Returns what happened: "missed", "not-invited" (answered, ended or unknown) or
+    "rescheduled" (the message came early, e.g. the timeout was raised meanwhile).
+    """
+    settings = get_settings()
+    calls = calls_of(services)
+    call = calls.get_call(room_id, call_id)
+    if call is None or call.status != "invited":
+        return "not-invited"
+    remaining_ms = call.invited_at + settings.call_ring_timeout_seconds * 1000 - now_ms()
+    if remaining_ms > 1000 and settings.call_timer_queue_url:
+        schedule_ring_timeout(
+            settings.call_timer_queue_url, room_id, call_id, -(-remaining_ms // 1000)
+        )
+        return "rescheduled"
+    missed = _finish(
+        services, calls, call, "missed", ended_by=None, reason="no-answer", notify="both"
+    )
+    return "missed" if missed is not None else "not-invited"
+
+
+def end_calls_for_member(services: Services, member: MemberRecord, reason: str) -> bool:
+    """A membership ended (leave, disconnect, 410 Gone): end the user's call in that room.
+
+    The call ends when the departing connection is the one the call is pinned to, or,
+    while it still rings, when the callee has no other connection left in the room.
+    The peer gets a call-hangup relay with the reason (e.g. "disconnected").
+    """
+    calls = calls_of(services)
+    lock = calls.get_lock(member.user_id)
+    if not lock or lock.get("room_id") != member.room_id:
+        return False
+    call = calls.get_call(member.room_id, str(lock["call_id"]))
+    if call is None or call.status not in ACTIVE_STATUSES:
+        calls.release_lock(member.user_id, str(lock["call_id"]))
+        return False
+    if member.user_id == call.caller:
+        pinned = call.caller_connection == member.connection_id
+    elif call.status == "accepted":
+        pinned = call.callee_connection == member.connection_id
+    else:
+        # Still ringing: another tab of the callee may yet answer.
+        pinned = not calls.member_connections(member.room_id, member.user_id)
+    if not pinned:
+        return False
+    ended = _finish(
+        services,
+        calls,
+        call,
+        "ended",
+        ended_by=member.user_id,
+        reason=_END_REASONS.get(reason, reason),
+        notify="peer",
+        actor=member.user_id,
+    )
+    return ended is not None
+
+
+def call_view(call: CallState) -> CallView:
+    return CallView(
+        call_id=call.call_id,
+        caller=call.caller,
+        callee=call.callee,
+        caller_name=call.caller_name,
+        callee_name=call.callee_name,
+        media=call.media,
+        status=call.status,
+        invited_at=iso(call.invited_at),
+        started_at=iso(call.started_at) if call.started_at else None,
+        ended_at=iso(call.ended_at) if call.ended_at else None,
+        duration_ms=call.duration_ms,
+        duration_seconds=call.duration_ms / 1000 if call.duration_ms is not None else None,
+        ended_by=call.ended_by,
+        reason=call.reason,
+    )
+
+
+def recent_call_views(calls: CallStore, room_id: str, limit: int = 100) -> list[CallView]:
+    """The room's latest calls for the admin view (the webhook carries all of them)."""
+    return [call_view(c) for c in calls.recent_calls(room_id, limit)]
+
+
+# ---------------------------------------------------------------- limits
+
+
+def _check_sizes(frame: SignalFrame, settings: Settings) -> None:
+    if frame.sdp is not None:
+        size = len(json.dumps(frame.sdp, separators=(",", ":")).encode())
+        if size > settings.max_sdp_bytes:
+            raise PayloadTooLarge(f"sdp is limited to {settings.max_sdp_bytes} bytes")
+    if frame.candidate is not None:
+        size = len(json.dumps(frame.candidate, separators=(",", ":")).encode())
+        if size > settings.max_candidate_bytes:
+            raise PayloadTooLarge(f"candidate is limited to {settings.max_candidate_bytes} bytes")
+
+
+def _take_rate_token(calls: CallStore, caller: Caller, settings: Settings) -> None:
+    now = now_ms()
+    interval_ms = max(1, round(1000 / settings.signal_rate_per_second))
+    allowed = calls.take_signal_token(
+        caller.connection_id,
+        now,
+        interval_ms,
+        settings.signal_rate_burst,
+        ttl=now // 1000 + settings.connection_ttl_seconds,
+    )
+    if not allowed:
+        metrics.add_metric(name="SignalRateLimited", unit="Count", value=1)
+        raise RateLimited(
+            f"signaling is limited to {settings.signal_rate_per_second:g} frames/s"
+            f" (bursts of {settings.signal_rate_burst})"
+        )
+
+
+# ---------------------------------------------------------------- transitions
+
+
+def _invite(
+    services: Services, calls: CallStore, caller: Caller, frame: SignalFrame, settings: Settings
+) -> SignalAckFrame | CallFailedFrame:
+    me = caller.identity.user_id
+    callee = frame.to
+    assert callee is not None
+    room = services.store.require_room(frame.room_id)
+    if room.state != "open":
+        raise RoomClosed()
+    services.store.require_member(frame.room_id, caller.connection_id)
+    if callee == me:
+        raise InvalidCallState("you cannot call yourself")
+    now = now_ms()
+    if frame.call_id is not None:
+        if abs(id_time_ms(frame.call_id) - now) > MAX_PROPOSED_ID_SKEW_MS:
+            raise InvalidFrame("call_id: a proposed id must be a current roomcast id (ids.new_id)")
+        call_id = frame.call_id
+    else:
+        call_id = new_id(now)
+    targets = calls.member_connections(frame.room_id, callee)
+    call = CallState(
+        room_id=frame.room_id,
+        call_id=call_id,
+        caller=me,
+        callee=callee,
+        media=frame.media or "audio",
+        status="invited",
+        invited_at=now,
+        caller_name=caller.identity.name,
+        callee_name=next(iter(targets.values()), None),
+        caller_connection=caller.connection_id,
+    )
+    if not targets:
+        return _failed(calls, frame, call, "user-offline", now)
+    lock_ttl = now // 1000 + settings.connection_ttl_seconds
+    for _attempt in range(3):
+        try:
+            calls.put_invite(call, lock_ttl, now // 1000)
+            break
+        except LockTaken as taken:
+            live = [u for u in taken.user_ids if not _free_stale_lock(services, calls, u, settings)]
+            if not live:
+                continue  # the locks named calls that were over: try again
+            if me in live:
+                raise InvalidCallState("you are already in a call; hang up first") from taken
+            return _failed(calls, frame, call, "busy", now)
+    else:
+        return _failed(calls, frame, call, "busy", now)
+
+    relay = _relay_frame(call, "call-invite", sender=me, media=call.media)
+    result = services.gateway.broadcast(list(targets), relay)
+    if result.delivered == 0:
+        # Every tab of the callee vanished between the lookup and the post.
+        _finish(services, calls, call, "failed", ended_by=None, reason="user-offline", notify="none")
+        _clean_gone(services, result.gone)
+        metrics.add_metric(name="CallFailed.user-offline", unit="Count", value=1)
+        return CallFailedFrame(
+            request_id=frame.request_id,
+            room_id=frame.room_id,
+            call_id=call_id,
+            to=callee,
+            reason="user-offline",
+        )
+    _clean_gone(services, result.gone)
+    if settings.call_timer_queue_url:
+        try:
+            schedule_ring_timeout(
+                settings.call_timer_queue_url, frame.room_id, call_id, settings.call_ring_timeout_seconds
+            )
+        except Exception:
+            # The lazy check still turns the invite into missed when it is next touched.
+            logger.exception("ring timer not scheduled", extra={"call_id": call_id})
+    metrics.add_metric(name="CallInvited", unit="Count", value=1)
+    return SignalAckFrame(
+        request_id=frame.request_id,
+        signal="call-invite",
+        room_id=frame.room_id,
+        call_id=call_id,
+        status="invited",
+        delivered=result.delivered,
+    )
+
+
+def _failed(
+    calls: CallStore, frame: SignalFrame, call: CallState, reason: str, now: int
+) -> CallFailedFrame:
+    failed = call.model_copy(
+        update={"status": "failed", "reason": reason, "ended_at": now, "duration_ms": 0}
+    )
+    calls.put_failed(failed)
+    metrics.add_metric(name=f"CallFailed.{reason}", unit="Count", value=1)
+    return CallFailedFrame(
+        request_id=frame.request_id,
+        room_id=call.room_id,
+        call_id=call.call_id,
+        to=call.callee,
+        reason=reason,  # type: ignore[arg-type]
+    )
+
+
+def _accept(
+    services: Services, calls: CallStore, caller: Caller, frame: SignalFrame, call: CallState
+) -> SignalAckFrame:
+    me = caller.identity.user_id
+    if me != call.callee:
+        raise InvalidCallState("only the callee can accept a call")
+    if call.status != "invited":
+        raise InvalidCallState(f"the call is already {call.status}")
+    services.store.require_member(call.room_id, caller.connection_id)
+    accepted = calls.transition(
+        call, ["invited"], "accepted", started_at=now_ms(), callee_connection=caller.connection_id
+    )
+    if accepted is None:
+        raise _lost_race(calls, call)
+    relay = _relay_frame(accepted, "call-accept", sender=me)
+    result = services.gateway.broadcast([accepted.caller_connection or ""], relay)
+    # The callee's other tabs stop ringing.
+    others = [
+        cid for cid in calls.member_connections(call.room_id, me) if cid != caller.connection_id
+    ]
+    if others:
+        services.gateway.broadcast(
+            others, _relay_frame(accepted, "call-hangup", sender=call.caller, reason="answered-elsewhere")
+        )
+    _clean_gone(services, result.gone)
+    metrics.add_metric(name="CallAccepted", unit="Count", value=1)
+    return _ack(frame, accepted, result.delivered)
+
+
+def _reject(
+    services: Services, calls: CallStore, caller: Caller, frame: SignalFrame, call: CallState
+) -> SignalAckFrame:
+    me = caller.identity.user_id
+    if me != call.callee:
+        raise InvalidCallState("only the callee can reject a call; the caller hangs up instead")
+    if call.status != "invited":
+        raise InvalidCallState(f"the call is already {call.status}; hang up instead")
+    services.store.require_member(call.room_id, caller.connection_id)
+    rejected = _finish(
+        services,
+        calls,
+        call,
+        "rejected",
+        ended_by=me,
+        reason=frame.reason or "rejected",
+        notify="peer",
+        actor=me,
+        signal="call-reject",
+    )
+    if rejected is None:
+        raise _lost_race(calls, call)
+    return _ack(frame, rejected, rejected.delivered)
+
+
+def _hangup(
+    services: Services, calls: CallStore, caller: Caller, frame: SignalFrame, call: CallState
+) -> SignalAckFrame:
+    me = caller.identity.user_id
+    _require_pinned(caller, call)
+    if call.status == "invited":
+        # The caller cancels a ringing call; a callee's hang-up while ringing is a rejection.
+        to_status, reason = ("ended", "cancelled") if me == call.caller else ("rejected", "rejected")
+    else:
+        to_status, reason = "ended", "hangup"
+    ended = _finish(
+        services,
+        calls,
+        call,
+        to_status,
+        ended_by=me,
+        reason=frame.reason or reason,
+        notify="peer",
+        actor=me,
+    )
+    if ended is None:
+        raise _lost_race(calls, call)
+    return _ack(frame, ended, ended.delivered)
+
+
+def _relay_media(
+    services: Services, calls: CallStore, caller: Caller, frame: SignalFrame, call: CallState
+) -> SignalAckFrame:
+    """offer / answer / ice-candidate: accepted calls only, between the pinned connections."""
+    me = caller.identity.user_id
+    if call.status != "accepted":
+        raise InvalidCallState(f"{frame.type} before the call is accepted")
+    _require_pinned(caller, call)
+    target = call.callee_connection if me == call.caller else call.caller_connection
+    relay = _relay_frame(call, frame.type, sender=me, sdp=frame.sdp, candidate=frame.candidate)
+    result = services.gateway.broadcast([target or ""], relay)
+    _clean_gone(services, result.gone)
+    return _ack(frame, call, result.delivered)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+class _Finished(CallState):
+    delivered: int = 0
+
+
+def _finish(
+    services: Services,
+    calls: CallStore,
+    call: CallState,
+    to_status: str,
+    ended_by: str | None,
+    reason: str,
+    notify: str,
+    actor: str | None = None,
+    signal: str = "call-hangup",
+) -> _Finished | None:
+    """End a call (one conditional write), release both locks, tell who must know.
+
+    notify: "peer" (the participant who is not `actor`), "both" or "none".
+    Returns None when the call was no longer active (another transition won).
+    """
+    now = now_ms()
+    duration = now - call.started_at if call.started_at and call.status == "accepted" else 0
+    done = calls.transition(
+        call,
+        [call.status],
+        to_status,
+        ended_at=now,
+        duration_ms=max(0, duration),
+        ended_by=ended_by,
+        reason=reason,
+    )
+    if done is None:
+        return None
+    calls.release_lock(done.caller, done.call_id)
+    calls.release_lock(done.callee, done.call_id)
+    metrics.add_metric(name=f"CallFinished.{to_status}", unit="Count", value=1)
+    delivered = 0
+    users = {"peer": [u for u in (done.caller, done.callee) if u != actor], "both": [done.caller, done.callee]}
+    for user_id in users.get(notify, []):
+        sender = done.callee if user_id == done.caller else done.caller
+        frame = _relay_frame(done, signal, sender=sender, reason=reason)  # type: ignore[arg-type]
+        # Gone connections found here are left to TTL and the next fan-out: no recursion.
+        delivered += services.gateway.broadcast(_connections_of(calls, done, user_id), frame).delivered
+    return _Finished(**done.model_dump(), delivered=delivered)
+
+
+def _connections_of(calls: CallStore, call: CallState, user_id: str) -> list[str]:
+    """Where a participant hears about the call: its pinned tab, else every tab in the room."""
+    pinned = call.caller_connection if user_id == call.caller else call.callee_connection
+    if pinned:
+        return [pinned]
+    return list(calls.member_connections(call.room_id, user_id))
+
+
+def _relay_frame(
+    call: CallState,
+    signal: str,
+    sender: str,
+    media: str | None = None,
+    sdp: dict[str, Any] | None = None,
+    candidate: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    name = call.caller_name if sender == call.caller else call.callee_name
+    return SignalRelayFrame(
+        signal=signal,  # type: ignore[arg-type]
+        room_id=call.room_id,
+        call_id=call.call_id,
+        from_=Peer(user_id=sender, name=name or sender),
+        status=call.status,
+        media=media,  # type: ignore[arg-type]
+        sdp=sdp,
+        candidate=candidate,
+        reason=reason,
+    ).dump()
+
+
+def _ack(frame: SignalFrame, call: CallState, delivered: int) -> SignalAckFrame:
+    return SignalAckFrame(
+        request_id=frame.request_id,
+        signal=frame.type,
+        room_id=call.room_id,
+        call_id=call.call_id,
+        status=call.status,
+        delivered=delivered,
+    )
+
+
+def _require_pinned(caller: Caller, call: CallState) -> None:
+    me = caller.identity.user_id
+    pinned = call.caller_connection if me == call.caller else call.callee_connection
+    if pinned is not None and pinned != caller.connection_id:
+        raise InvalidCallState("this call is held by another connection of yours")
+
+
+def _lost_race(calls: CallStore, call: CallState) -> InvalidCallState:
+    current = calls.get_call(call.room_id, call.call_id)
+    status = current.status if current else "gone"
+    return InvalidCallState(f"the call is already {status}")
+
+
+def _expire_if_overdue(
+    services: Services, calls: CallStore, call: CallState, settings: Settings
+) -> CallState:
+    """The lazy half of the ring timeout: an overdue invite is missed when touched."""
+    if call.status != "invited":
+        return call
+    if now_ms() - call.invited_at < settings.call_ring_timeout_seconds * 1000:
+        return call
+    missed = _finish(services, calls, call, "missed", ended_by=None, reason="no-answer", notify="both")
+    if missed is not None:
+        return missed
+    return calls.get_call(call.room_id, call.call_id) or call
+
+
+def _free_stale_lock(services: Services, calls: CallStore, user_id: str, settings: Settings) -> bool:
+    """True when the user's lock names no live call (and is gone now)."""
+    lock = calls.get_lock(user_id)
+    if lock is None:
+        return True
+    call = calls.get_call(str(lock["room_id"]), str(lock["call_id"]))
+    if call is not None:
+        call = _expire_if_overdue(services, calls, call, settings)
+    if call is None or call.status not in ACTIVE_STATUSES:
+        calls.release_lock(user_id, str(lock["call_id"]))
+        return True
+    return False
+
+
+def _clean_gone(services: Services, gone: list[str]) -> None:
+    """A 410 during a relay: that connection is over (which also ends its calls)."""
+    if not gone:
+        return
+    from roomcast.logic.presence import drop_connection
+
+    for connection_id in gone:
+        drop_connection(services, connection_id, reason="gone", announce=True)
