@@ -263,3 +263,26 @@ def test_the_help_names_every_command() -> None:
     assert code == 0
     code, _, _ = run(["nope"])
     assert code == 2
+
+
+def test_python_dash_m_runs_the_tool(tmp_path: Path) -> None:
+    """`python -m roomcast_cli` as an operator runs it: the package on PYTHONPATH, body on stdin."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    timestamp, signature = signed([SECRET])
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{root / 'tools'}:{root / 'layers' / 'roomcast'}",
+        "ROOMCAST_WEBHOOK_SECRET": SECRET,
+    }
+    argv = [sys.executable, "-m", "roomcast_cli", "verify", "--id", "dlv-1.1"]
+    argv += ["--timestamp", timestamp, "--signature", signature]
+    good = subprocess.run(argv, input=BODY, capture_output=True, env=env, cwd=tmp_path, timeout=60)
+    assert (good.returncode, good.stdout.startswith(b"OK:")) == (0, True), good.stderr
+    bad = subprocess.run(
+        argv, input=BODY + b"x", capture_output=True, env=env, cwd=tmp_path, timeout=60
+    )
+    assert bad.returncode == 1
+    assert bad.stderr.startswith(b"INVALID:")
