@@ -9,14 +9,32 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 import time
 
 ID_PATTERN = re.compile(r"^[0-9a-f]{25}$")
 
 
+_RANDOM_SPACE = 1 << 48
+_lock = threading.Lock()
+_last_ms = -1
+_last_suffix = 0
+
+
 def new_id(now_ms: int | None = None) -> str:
+    """Ids made by one process in the same millisecond keep their call order (the random
+    suffix counts up from a random start), so messages sent within one millisecond page
+    in send order; across processes, ids only order by millisecond."""
+    global _last_ms, _last_suffix
     ms = int(time.time() * 1000) if now_ms is None else now_ms
-    return f"{ms:013x}{secrets.token_hex(6)}"
+    with _lock:
+        if ms == _last_ms and _last_suffix + 1 < _RANDOM_SPACE:
+            suffix = _last_suffix + 1
+        else:
+            # Start in the lower half so a burst within one millisecond never runs out.
+            suffix = secrets.randbelow(_RANDOM_SPACE // 2)
+        _last_ms, _last_suffix = ms, suffix
+    return f"{ms:013x}{suffix:012x}"
 
 
 def id_time_ms(identifier: str) -> int:
