@@ -434,3 +434,14 @@ def test_absurdly_nested_json_is_invalid_frame(stack, invoke, body):
     reply = reply_body(invoke("chat", ws_event("ws-default.json", body=body)))
     # Never internal_error: deep nesting used to escape as a RecursionError.
     assert reply["type"] == "error" and reply["code"] in {"invalid_frame", "unknown_action"}
+
+
+def test_history_keeps_send_order_within_one_millisecond(stack, invoke):
+    # Sends here rarely share a millisecond; tests/unit/test_ids.py pins that case exactly.
+    _room(invoke)
+    _join(invoke, "conn-alice-1", "alice")
+    texts = [f"burst-{i:02d}" for i in range(30)]
+    for text in texts:
+        _frame(invoke, {"action": "send", "room_id": "lobby", "text": text})
+    page = _frame(invoke, {"action": "history", "room_id": "lobby", "limit": 100})
+    assert [m["text"] for m in page["messages"]] == texts

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
 
@@ -39,6 +41,32 @@ def _cancellation_codes(error: ClientError) -> list[str]:
 
 def _is_conditional_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+CONFLICT_ATTEMPTS = 4
+
+
+def _is_conflict(error: ClientError) -> bool:
+    """Another transaction held an item (a busy room's META): nothing was written."""
+    code = error.response.get("Error", {}).get("Code")
+    return code == "TransactionConflictException" or "TransactionConflict" in _cancellation_codes(error)
+
+
+def _retry_conflicts(call: Callable[..., Any], **params: Any) -> Any:
+    """Run a write, again after a short jittered pause if it lost a transaction conflict.
+
+    Every send and join touches its room's META item, so in a busy room concurrent
+    transactions conflict; botocore does not retry that (TransactionCanceledException),
+    and a cancelled transaction wrote nothing, so trying again is safe.
+    """
+    for attempt in range(CONFLICT_ATTEMPTS):
+        try:
+            return call(**params)
+        except ClientError as exc:
+            if attempt == CONFLICT_ATTEMPTS - 1 or not _is_conflict(exc):
+                raise
+        time.sleep(random.uniform(0.005, 0.025) * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 def _room_from_item(item: dict[str, Any]) -> Room:
@@ -123,7 +151,7 @@ class RoomStore:
     def add_join_stats(self, room_id: str) -> int:
         """Count a join atomically; returns current_users right after this join."""
         try:
-            response = self.client.update_item(
+            response = _retry_conflicts(self.client.update_item,
                 TableName=self.table,
                 Key=key(keys.room_pk(room_id), keys.META),
                 UpdateExpression="ADD current_users :one, total_joins :one",
@@ -140,7 +168,7 @@ class RoomStore:
     def raise_peak(self, room_id: str, candidate: int) -> None:
         """peak_users = max(peak_users, candidate), as one conditional write."""
         try:
-            self.client.update_item(
+            _retry_conflicts(self.client.update_item,
                 TableName=self.table,
                 Key=key(keys.room_pk(room_id), keys.META),
                 UpdateExpression="SET peak_users = :c",
@@ -152,7 +180,7 @@ class RoomStore:
                 raise
 
     def add_leave_stats(self, room_id: str) -> None:
-        self.client.update_item(
+        _retry_conflicts(self.client.update_item,
             TableName=self.table,
             Key=key(keys.room_pk(room_id), keys.META),
             UpdateExpression="ADD current_users :minus",
@@ -172,7 +200,7 @@ class RoomStore:
             sets.append(f"#f{index} = :v{index}")
             vals[f"v{index}"] = value
         try:
-            self.client.update_item(
+            _retry_conflicts(self.client.update_item,
                 TableName=self.table,
                 Key=key(keys.room_pk(room_id), keys.META),
                 UpdateExpression="SET " + ", ".join(sets),
@@ -255,7 +283,7 @@ class RoomStore:
             "ttl": expires_at,
         }
         try:
-            self.client.transact_write_items(
+            _retry_conflicts(self.client.transact_write_items,
                 TransactItems=[
                     {
                         "ConditionCheck": {
@@ -307,7 +335,7 @@ class RoomStore:
         """End a membership and its session together; False if it was already gone."""
         pk = keys.room_pk(member.room_id)
         try:
-            self.client.transact_write_items(
+            _retry_conflicts(self.client.transact_write_items,
                 TransactItems=[
                     {
                         "Delete": {
@@ -406,7 +434,7 @@ class RoomStore:
                 }
             )
         try:
-            self.client.transact_write_items(TransactItems=transact)
+            _retry_conflicts(self.client.transact_write_items, TransactItems=transact)
         except ClientError as exc:
             codes = _cancellation_codes(exc)
             if not codes:
