@@ -22,15 +22,6 @@ pytestmark = pytest.mark.e2e
 WAIT_MS = 20_000
 
 
-def runtime_config(local_runtime: Any) -> dict[str, Any]:
-    """The runtime's /config.json (ws_url, http_url, admin_api_url, admin_key, receiver_url)."""
-    config = getattr(local_runtime, "config", local_runtime)
-    if callable(config):
-        config = config()
-    assert isinstance(config, dict), f"unexpected local_runtime fixture: {local_runtime!r}"
-    return config
-
-
 def unique(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(3)}"
 
@@ -89,7 +80,7 @@ class DemoPage:
 @pytest.fixture
 def pages(browser: Browser, local_runtime: Any) -> Iterator[tuple[DemoPage, DemoPage]]:
     """Two independent tabs (separate browser contexts, like two people)."""
-    http_url = runtime_config(local_runtime)["http_url"]
+    http_url = local_runtime.http_url
     contexts: list[BrowserContext] = [browser.new_context(), browser.new_context()]
     try:
         first, second = (DemoPage(c.new_page(), http_url) for c in contexts)

@@ -20,7 +20,7 @@ import pytest
 import yaml
 from playwright.sync_api import expect
 
-from tests.e2e.test_chat_e2e import WAIT_MS, DemoPage, pages, runtime_config, unique
+from tests.e2e.test_chat_e2e import WAIT_MS, DemoPage, pages, unique
 
 pytestmark = pytest.mark.e2e
 __all__ = ["pages"]  # the fixture, re-used from test_chat_e2e
@@ -37,12 +37,12 @@ class _Loader(yaml.SafeLoader):
 _Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
 
 
-def _missing_pieces(config: dict[str, Any]) -> list[str]:
+def _missing_pieces(local_runtime: Any) -> list[str]:
     missing = []
     template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_Loader)  # noqa: S506 - SafeLoader subclass
     if "DefaultWebhookUrl" not in (template.get("Parameters") or {}):
         missing.append("template.yaml has no DefaultWebhookUrl parameter (webhook sender not landed)")
-    if not config.get("receiver_url"):
+    if not local_runtime.receiver_url:
         missing.append("the local runtime started no reference receiver (examples.receiver)")
     return missing
 
@@ -69,8 +69,7 @@ def _wait_for_sync(receiver_base: str, room_id: str) -> dict[str, Any]:
 def test_admin_closes_room_and_receiver_stores_verified_sync(
     pages: tuple[DemoPage, DemoPage], local_runtime: Any
 ) -> None:
-    config = runtime_config(local_runtime)
-    missing = _missing_pieces(config)
+    missing = _missing_pieces(local_runtime)
     if missing:
         pytest.skip("; ".join(missing))
     alice, bob = pages
@@ -98,7 +97,7 @@ def test_admin_closes_room_and_receiver_stores_verified_sync(
     assert bob.client_state() == "closed"
     assert alice.page.evaluate("() => window.roomcastDemo.client.rooms") == []
 
-    receiver_base = str(config["receiver_url"]).rstrip("/").removesuffix("/webhooks")
+    receiver_base = str(local_runtime.receiver_url).rstrip("/").removesuffix("/webhooks")
     sync = _wait_for_sync(receiver_base, room_id)
     assert sync["room_id"] == room_id
     assert sync["name"] == "Retro"
