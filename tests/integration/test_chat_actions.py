@@ -445,3 +445,51 @@ def test_history_keeps_send_order_within_one_millisecond(stack, invoke):
         _frame(invoke, {"action": "send", "room_id": "lobby", "text": text})
     page = _frame(invoke, {"action": "history", "room_id": "lobby", "limit": 100})
     assert [m["text"] for m in page["messages"]] == texts
+
+
+def _nested(depth: int) -> dict:
+    root: dict = {}
+    node = root
+    for _ in range(depth - 1):
+        node["a"] = {}
+        node = node["a"]
+    return root
+
+
+@pytest.mark.parametrize(
+    "meta_json",
+    [
+        '{"a": NaN}',
+        '{"a": Infinity}',
+        '{"a": -Infinity}',
+        '{"a": 1e400}',
+        '{"a": 1e-200}',
+        '{"a": 1.5e300}',
+        '{"a": 100000000000000000000000000000000000000001}',
+        '{"": 1}',
+        '{"a": [{"": 1}]}',
+        json.dumps(_nested(40)),
+        json.dumps(_nested(17)),
+    ],
+)
+def test_meta_dynamodb_cannot_hold_is_invalid_frame(stack, invoke, meta_json):
+    # These used to answer internal_error (boto3 refused to serialise them) or, worse,
+    # were stored and then broke every later history read of the room.
+    _room(invoke)
+    _join(invoke, "conn-alice-1", "alice")
+    before = _items()
+    body = '{"action": "send", "room_id": "lobby", "text": "x", "request_id": "meta", "meta": ' + meta_json + "}"
+    reply = reply_body(invoke("chat", ws_event("ws-send.json", body=body)))
+    assert reply["code"] == "invalid_frame" and reply["request_id"] == "meta", reply
+    assert _items() == before
+    assert _frame(invoke, {"action": "history", "room_id": "lobby"})["type"] == "history"
+
+
+def test_meta_within_limits_round_trips(stack, invoke):
+    _room(invoke)
+    _join(invoke, "conn-alice-1", "alice")
+    meta = {"reply_to": "abc", "n": 10**37, "f": 0.1, "tiny": 1e-120, "z": 0, "b": True, "nil": None, "l": [1, "x", {"k": []}], "deep": _nested(15)}  # 16 levels in all
+    ack = _frame(invoke, {"action": "send", "room_id": "lobby", "text": "x", "meta": meta})
+    assert ack["type"] == "ack" and ack["message"]["meta"] == meta
+    page = _frame(invoke, {"action": "history", "room_id": "lobby"})
+    assert page["messages"][-1]["meta"] == meta

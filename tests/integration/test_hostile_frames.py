@@ -87,6 +87,15 @@ def _valid(action: str, request_id: str | None) -> dict[str, Any]:
     return frame
 
 
+def _nested(depth: int) -> dict[str, Any]:
+    root: dict[str, Any] = {}
+    node = root
+    for _ in range(depth):
+        node["a"] = {}
+        node = node["a"]
+    return root
+
+
 @st.composite
 def broken_known_action(draw: st.DrawFn) -> tuple[str, str | None]:
     """A known action made invalid by exactly the kind of damage a hostile client does."""
@@ -100,7 +109,7 @@ def broken_known_action(draw: st.DrawFn) -> tuple[str, str | None]:
         damages += ["other_room"] if action in {"join", "leave", "send", "history", "typing"} else []
     damages += {
         "join": ["history_limit"],
-        "send": ["text_type", "text_empty", "text_too_long", "meta_too_big", "meta_type", "text_surrogate", "client_msg_id"],
+        "send": ["text_type", "text_empty", "text_too_long", "meta_too_big", "meta_type", "meta_unstorable", "text_surrogate", "client_msg_id"],
         "history": ["limit", "before_type", "before_not_id"],
         "typing": ["is_typing"],
     }.get(action, [])
@@ -131,6 +140,16 @@ def broken_known_action(draw: st.DrawFn) -> tuple[str, str | None]:
         frame["meta"] = {"blob": "y" * draw(st.integers(min_value=2100, max_value=10000))}
     elif damage == "meta_type":
         frame["meta"] = draw(st.one_of(st.lists(junk_scalars, max_size=3), st.integers(), hostile_text))
+    elif damage == "meta_unstorable":
+        # Values DynamoDB cannot hold (or the emulator cannot read back), somewhere inside.
+        bad = draw(st.sampled_from([float("nan"), float("inf"), 1e-200, 1e300, 10**40, -(10**39), {"": 1}, [{"": None}]]))
+        depth = draw(st.integers(min_value=0, max_value=4))
+        value: Any = bad
+        for _ in range(depth):
+            value = draw(st.sampled_from([lambda v: {"k": v}, lambda v: [v], lambda v: {"x": 1, "y": [0, v]}]))(value)
+        if draw(st.booleans()):
+            value = {"deep": _nested(draw(st.integers(min_value=16, max_value=40)))}
+        frame["meta"] = {"m": value}
     elif damage == "text_surrogate":
         # JSON may escape a lone surrogate ("\ud800"): valid UTF-8 on the wire, not text inside.
         frame["text"] = draw(st.text(max_size=10)) + draw(surrogates) + draw(st.text(max_size=10))

@@ -94,10 +94,15 @@ def _is_utf8(value: Any) -> bool:
     return True
 
 
+def _refuse_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON (Python's parser accepts them); DynamoDB and browsers refuse them.
+    raise ValueError(f"{name} is not JSON")
+
+
 def parse_frame(event: dict[str, Any], adapter: TypeAdapter[Any], actions: frozenset[str]) -> Any:
     body = raw_body(event)
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_constant=_refuse_constant)
     except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise InvalidFrame("frames must be JSON objects") from exc
     if not isinstance(data, dict):
