@@ -581,3 +581,16 @@ def test_call_history_reads_call_records(lobby, invoke):
     assert (call.call_id, call.status, call.caller, call.callee) == (call_id, "ended", "alice", "bob")
     assert call.duration_ms is not None and call.started_at is not None
     assert not hasattr(call, "caller_connection")
+
+
+def test_room_close_ends_active_calls_before_call_history_is_read(lobby, invoke):
+    from roomcast.dal.store import get_store
+    from roomcast.logic import closing
+    from roomcast.ws import services_for
+
+    call_id = accepted_call(invoke)
+    closing.close_room(services_for({}), "lobby", "admin")
+    stored = record(call_id)
+    assert (stored["status"], stored["reason"]) == ("ended", "room_closed")
+    [page] = list(get_store().iter_calls("lobby"))
+    assert [c.status for c in page] == ["ended"]
