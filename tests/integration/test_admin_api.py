@@ -192,3 +192,33 @@ def test_missing_or_wrong_api_key_is_401(stack, invoke, sample, api_key):
     from roomcast.dal.store import get_store
 
     assert get_store().get_room("lobby") is None  # nothing was created
+
+
+@pytest.mark.parametrize(
+    "metadata_json",
+    [
+        '{"a": NaN}',
+        '{"a": Infinity}',
+        '{"a": 1e400}',
+        '{"": 1}',
+        '{"a": [{"": 1}]}',
+        '{"a": 100000000000000000000000000000000000000001}',
+        json.dumps({"blob": "x" * 500_000}),
+        json.dumps({"blob": "x" * 17_000}),
+    ],
+)
+def test_metadata_dynamodb_cannot_hold_is_400(stack, invoke, metadata_json):
+    # These used to escape the handler (a 500 from API Gateway), or were stored and then
+    # broke every later GET/list of rooms.
+    body = '{"room_id": "meta-room", "name": "x", "metadata": ' + metadata_json + "}"
+    response = _create(invoke, body)
+    assert response["statusCode"] == 400, response
+    assert reply_body(response)["code"] == "bad_request"
+    assert invoke("admin", _get_room("meta-room"))["statusCode"] == 404
+    assert invoke("admin", _list_rooms())["statusCode"] == 200
+
+
+def test_metadata_within_limits_round_trips(stack, invoke):
+    metadata = {"topic": "launch", "n": 10**37, "f": 0.25, "tags": ["a", {"b": None}], "flag": False}
+    assert _create(invoke, {"room_id": "m", "name": "m", "metadata": metadata})["statusCode"] == 201
+    assert reply_body(invoke("admin", _get_room("m")))["metadata"] == metadata

@@ -15,6 +15,7 @@ from roomcast.errors import (
 from roomcast.ids import is_id, iso, new_id, now_ms
 from roomcast.logic.context import Caller, Services
 from roomcast.logic.presence import broadcast_to_room, end_membership, snapshot
+from roomcast.models.common import storable_problem
 from roomcast.models.frames import (
     AckFrame,
     HistoryFrame,
@@ -39,33 +40,6 @@ from roomcast.settings import get_settings
 
 MAX_META_BYTES = 2048
 MAX_META_DEPTH = 16
-
-
-def _meta_problem(value: object, depth: int = 1) -> str | None:
-    """Why meta cannot be stored as-is, or None. DynamoDB nests at most 32 levels and
-    holds numbers of 38 digits within 1E-130..9.99E+125; what it would refuse is refused
-    here as a bad frame (not an internal error), and what the emulator would store but
-    not read back (empty map keys) is refused too, so one message cannot break history."""
-    if depth > MAX_META_DEPTH:
-        return f"meta nests deeper than {MAX_META_DEPTH} levels"
-    if isinstance(value, dict):
-        for name, item in value.items():
-            if not name:
-                return "meta keys must not be empty"
-            if problem := _meta_problem(item, depth + 1):
-                return problem
-    elif isinstance(value, list):
-        for item in value:
-            if problem := _meta_problem(item, depth + 1):
-                return problem
-    elif isinstance(value, bool):
-        return None
-    elif isinstance(value, int):
-        if abs(value) >= 10**38:
-            return "meta numbers are limited to 38 digits"
-    elif isinstance(value, float) and value != 0 and not 1e-130 <= abs(value) < 1e125:
-        return "meta numbers are out of range"
-    return None
 
 
 def message_out(record: MessageRecord) -> Message:
@@ -149,8 +123,8 @@ def send(services: Services, caller: Caller, frame: SendFrame) -> AckFrame:
         raise PayloadTooLarge(f"text is limited to {settings.max_message_chars} characters")
     if frame.meta is not None and len(json.dumps(frame.meta, separators=(",", ":"))) > MAX_META_BYTES:
         raise PayloadTooLarge(f"meta is limited to {MAX_META_BYTES} bytes of JSON")
-    if frame.meta is not None and (problem := _meta_problem(frame.meta)):
-        raise InvalidFrame(problem)
+    if frame.meta is not None and (problem := storable_problem(frame.meta, MAX_META_DEPTH)):
+        raise InvalidFrame(f"meta: {problem}")
     sent_at = now_ms()
     record = MessageRecord(
         room_id=frame.room_id,

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from roomcast.models.common import DisplayName, OutModel, RoomId, StrictModel, UserId
+from roomcast.models.common import (
+    DisplayName,
+    OutModel,
+    RoomId,
+    StrictModel,
+    UserId,
+    storable_problem,
+)
 from roomcast.models.frames import Member
 from roomcast.models.signaling import CallView
+
+MAX_METADATA_BYTES = 16 * 1024
 
 
 class CreateRoomRequest(StrictModel):
@@ -16,6 +26,16 @@ class CreateRoomRequest(StrictModel):
     name: DisplayName
     admin_user_ids: list[UserId] = Field(default_factory=list, max_length=50)
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_is_storable(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Refused here (400) rather than by DynamoDB (500, or an item too large for it).
+        if len(json.dumps(value, separators=(",", ":"))) > MAX_METADATA_BYTES:
+            raise ValueError(f"metadata is limited to {MAX_METADATA_BYTES} bytes of JSON")
+        if problem := storable_problem(value, max_depth=16):
+            raise ValueError(f"metadata {problem}")
+        return value
 
 
 class MintTokenRequest(StrictModel):

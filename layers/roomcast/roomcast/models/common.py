@@ -26,3 +26,33 @@ class OutModel(BaseModel):
 
     def dump(self) -> dict:
         return self.model_dump(mode="json", exclude_none=True)
+
+
+def storable_problem(value: object, max_depth: int, depth: int = 1) -> str | None:
+    """Why client-given JSON (message meta, room metadata) cannot be stored as-is, or None.
+
+    DynamoDB nests at most 32 levels and holds numbers of 38 digits within
+    1E-130..9.99E+125; what it would refuse is refused up front as bad input (not an
+    internal error). Empty map keys are refused too: the emulator stores them but cannot
+    read them back, so one message or room would break every later read.
+    """
+    if depth > max_depth:
+        return f"nests deeper than {max_depth} levels"
+    if isinstance(value, dict):
+        for name, item in value.items():
+            if not name:
+                return "keys must not be empty"
+            if problem := storable_problem(item, max_depth, depth + 1):
+                return problem
+    elif isinstance(value, list):
+        for item in value:
+            if problem := storable_problem(item, max_depth, depth + 1):
+                return problem
+    elif isinstance(value, bool):
+        return None
+    elif isinstance(value, int):
+        if abs(value) >= 10**38:
+            return "numbers are limited to 38 digits"
+    elif isinstance(value, float) and value != 0 and not 1e-130 <= abs(value) < 1e125:
+        return "numbers must be finite and within 1e-130..1e125"
+    return None
