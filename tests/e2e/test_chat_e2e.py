@@ -53,7 +53,9 @@ class DemoPage:
 
     def wait_joined(self) -> None:
         expect(self.page.locator("#room-panel")).to_be_visible(timeout=WAIT_MS)
-        expect(self.page.locator("#status")).to_have_attribute("data-state", "open", timeout=WAIT_MS)
+        expect(self.page.locator("#status")).to_have_attribute(
+            "data-state", "open", timeout=WAIT_MS
+        )
 
     def send(self, text: str) -> None:
         """Send through the form and wait for the server's ack (the line turns `sent`)."""

@@ -41,7 +41,9 @@ def _missing_pieces(local_runtime: Any) -> list[str]:
     missing = []
     template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_Loader)  # noqa: S506 - SafeLoader subclass
     if "DefaultWebhookUrl" not in (template.get("Parameters") or {}):
-        missing.append("template.yaml has no DefaultWebhookUrl parameter (webhook sender not landed)")
+        missing.append(
+            "template.yaml has no DefaultWebhookUrl parameter (webhook sender not landed)"
+        )
     if not local_runtime.receiver_url:
         missing.append("the local runtime started no reference receiver (examples.receiver)")
     return missing
