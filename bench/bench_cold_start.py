@@ -78,7 +78,13 @@ def probe(
         cwd = ROOT / "functions" / subject
         code, env = HANDLER_PROBE, lambda_env(envs.get(subject, fallback), subject)
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     if out.returncode != 0:
         raise RuntimeError(f"{subject}: {out.stderr.strip()[-2000:]}")
@@ -110,11 +116,16 @@ def main(argv: list[str] | None = None) -> int:
         init_ms = median([s[1] for s in samples[name]])
         cpu_ms = median([s[2] for s in samples[name]])
         rows.append((name, import_ms, init_ms, init_ms / base, cpu_ms, cpu_ms / base_cpu))
-    print(f"cold start, median of {args.repeats} fresh interpreters each (python {sys.version.split()[0]})")
-    print(f"baseline = import boto3 + boto3.client('dynamodb'): {base:.1f} ms wall, {base_cpu:.1f} ms CPU")
+    print(
+        f"cold start, median of {args.repeats} fresh interpreters each (python {sys.version.split()[0]})"
+    )
+    print(
+        f"baseline = import boto3 + boto3.client('dynamodb'): {base:.1f} ms wall, {base_cpu:.1f} ms CPU"
+    )
     print("CPU time (process_time) is the steadier ratio when other work shares the machine")
     print_table(
-        ["handler", "import ms", "import+init ms", "wall / baseline", "CPU ms", "CPU / baseline"], rows
+        ["handler", "import ms", "import+init ms", "wall / baseline", "CPU ms", "CPU / baseline"],
+        rows,
     )
     return 0
 

@@ -61,7 +61,9 @@ def timed_broadcast(gateway: Any, n: int, repeats: int) -> float:
     return median(samples)
 
 
-def stub_rows(sizes: list[int], workers: int, latency: float, repeats: int) -> list[tuple[Any, ...]]:
+def stub_rows(
+    sizes: list[int], workers: int, latency: float, repeats: int
+) -> list[tuple[Any, ...]]:
     from roomcast.gateway import Gateway
 
     rows = []
@@ -71,7 +73,17 @@ def stub_rows(sizes: list[int], workers: int, latency: float, repeats: int) -> l
         measured = timed_broadcast(gateway, n, repeats)
         bound = math.ceil(n / workers) * latency
         sequential = n * latency
-        rows.append((n, workers, measured * 1000, bound * 1000, measured / bound, sequential * 1000, sequential / measured))
+        rows.append(
+            (
+                n,
+                workers,
+                measured * 1000,
+                bound * 1000,
+                measured / bound,
+                sequential * 1000,
+                sequential / measured,
+            )
+        )
     return rows
 
 
@@ -137,7 +149,9 @@ def slow_server(latency: float, handshake: float) -> Iterator[SlowServer]:
     context = multiprocessing.get_context("spawn")
     connections = context.Value("i", 0)
     ports = context.Queue()
-    process = context.Process(target=_serve, args=(latency, handshake, connections, ports), daemon=True)
+    process = context.Process(
+        target=_serve, args=(latency, handshake, connections, ports), daemon=True
+    )
     process.start()
     try:
         yield SlowServer(port=ports.get(timeout=30), _connections=connections)
@@ -211,14 +225,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=20.0, help="L per PostToConnection")
     parser.add_argument("--repeats", type=int, default=5, help="median of this many broadcasts")
     parser.add_argument("--botocore-n", type=int, default=500, help="N for part 2 (0 skips it)")
-    parser.add_argument("--handshake-ms", type=float, default=20.0, help="part 2: cost of a new connection")
+    parser.add_argument(
+        "--handshake-ms", type=float, default=20.0, help="part 2: cost of a new connection"
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     latency = args.latency_ms / 1000
 
-    print(f"part 1: Gateway with a stub client; K={args.workers} workers, L={args.latency_ms:g} ms per post")
+    print(
+        f"part 1: Gateway with a stub client; K={args.workers} workers, L={args.latency_ms:g} ms per post"
+    )
     print_table(
-        ["N", "K", "measured ms", "bound ms", "measured / bound", "sequential ms", "sequential / measured"],
+        [
+            "N",
+            "K",
+            "measured ms",
+            "bound ms",
+            "measured / bound",
+            "sequential ms",
+            "sequential / measured",
+        ],
         stub_rows(sizes, args.workers, latency, args.repeats),
     )
     if args.botocore_n:
@@ -228,19 +254,35 @@ def main(argv: list[str] | None = None) -> int:
             f"L={args.latency_ms:g} ms, simulated handshake {args.handshake_ms:g} ms per new connection"
         )
         rows = botocore_rows(
-            args.botocore_n, args.workers, latency, args.handshake_ms / 1000, [10, args.workers], args.repeats
+            args.botocore_n,
+            args.workers,
+            latency,
+            args.handshake_ms / 1000,
+            [10, args.workers],
+            args.repeats,
         )
         print_table(
-            ["max_pool_connections", "K", "measured ms", "bound ms", "measured / bound",
-             "connections opened", "discarded"],
+            [
+                "max_pool_connections",
+                "K",
+                "measured ms",
+                "bound ms",
+                "measured / bound",
+                "connections opened",
+                "discarded",
+            ],
             rows,
         )
         small, sized = rows[0], rows[1]
-        print(f"pool of 10 / pool of {args.workers}: wall {small[2] / sized[2]:.2f}x, "
-              f"connections opened {small[5]:.0f} vs {sized[5]:.0f} per broadcast")
+        print(
+            f"pool of 10 / pool of {args.workers}: wall {small[2] / sized[2]:.2f}x, "
+            f"connections opened {small[5]:.0f} vs {sized[5]:.0f} per broadcast"
+        )
         # With no server latency the wall time is the client's own cost per post (SigV4,
         # serialisation, urllib3) - serialised by the GIL, so it caps posts/s per process.
-        cpu = botocore_rows(args.botocore_n, args.workers, 0.0, 0.0, [args.workers], args.repeats)[0]
+        cpu = botocore_rows(args.botocore_n, args.workers, 0.0, 0.0, [args.workers], args.repeats)[
+            0
+        ]
         per_post = cpu[2] / args.botocore_n
         print(
             f"client cost with L=0: {per_post:.2f} ms per post on this machine -> at most "

@@ -115,7 +115,9 @@ def seed(client: Any, table: str, start: int, stop: int, room_size: int) -> None
     batch_put(client, SAMPLE_TABLE, sample)
 
 
-def scan_broadcast(client: Any, room_id: str, sender: str, gateway: Any, payload: dict[str, Any]) -> int:
+def scan_broadcast(
+    client: Any, room_id: str, sender: str, gateway: Any, payload: dict[str, Any]
+) -> int:
     """The scan-based broadcast: read every connection, keep the room's, post to them."""
     targets: list[str] = []
     params: dict[str, Any] = {
@@ -132,7 +134,9 @@ def scan_broadcast(client: Any, room_id: str, sender: str, gateway: Any, payload
     return gateway.broadcast((t for t in targets if t != sender), payload).delivered
 
 
-def run(totals: list[int], room_size: int, sends: int) -> list[tuple[int, float, float, float, int, int]]:
+def run(
+    totals: list[int], room_size: int, sends: int
+) -> list[tuple[int, float, float, float, int, int]]:
     from roomcast.dal.dynamo import dynamodb_client
     from roomcast.dal.store import RoomStore
     from roomcast.gateway import Gateway
@@ -154,7 +158,9 @@ def run(totals: list[int], room_size: int, sends: int) -> list[tuple[int, float,
         table = get_settings().table_name
         counting = CountingDynamoDB(raw)
         stub = StubManagementApi()
-        services = Services(store=RoomStore(table, client=counting), gateway=Gateway(None, client=stub))
+        services = Services(
+            store=RoomStore(table, client=counting), gateway=Gateway(None, client=stub)
+        )
         room_id = room_id_of(0)
         sender = Caller(
             connection_id=connection_id_of(0),
@@ -178,7 +184,9 @@ def run(totals: list[int], room_size: int, sends: int) -> list[tuple[int, float,
             stub.posts = 0
             for n in range(sends):
                 payload = {"type": "message", "text": f"hello {n}"}
-                delivered = scan_broadcast(counting, room_id, sender.connection_id, services.gateway, payload)
+                delivered = scan_broadcast(
+                    counting, room_id, sender.connection_id, services.gateway, payload
+                )
                 assert delivered == room_size - 1, delivered
             scan = counting.items_read / sends
             assert stub.posts == ours_posts, (stub.posts, ours_posts)
@@ -188,13 +196,17 @@ def run(totals: list[int], room_size: int, sends: int) -> list[tuple[int, float,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--totals", default="100,1000,5000", help="total connections, comma-separated")
+    parser.add_argument(
+        "--totals", default="100,1000,5000", help="total connections, comma-separated"
+    )
     parser.add_argument("--room-size", type=int, default=10)
     parser.add_argument("--sends", type=int, default=5, help="sends measured per total")
     args = parser.parse_args(argv)
     totals = [int(t) for t in args.totals.split(",")]
     rows = run(totals, args.room_size, args.sends)
-    print(f"reads (DynamoDB items read) per send; rooms of {args.room_size}; {args.sends} sends each")
+    print(
+        f"reads (DynamoDB items read) per send; rooms of {args.room_size}; {args.sends} sends each"
+    )
     print_table(
         ["connections", "rooms", "posts/send", "reads/send ours", "reads/send scan", "scan / ours"],
         [(t, rooms, posts, ours, scan, ratio) for t, ours, scan, ratio, rooms, posts in rows],

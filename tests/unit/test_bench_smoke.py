@@ -23,8 +23,20 @@ def test_reads_per_send_prints_its_table(capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_fanout_runs_both_parts(capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["--sizes", "3,5", "--workers", "2", "--latency-ms", "1", "--repeats", "1",
-            "--botocore-n", "6", "--handshake-ms", "0"]
+    argv = [
+        "--sizes",
+        "3,5",
+        "--workers",
+        "2",
+        "--latency-ms",
+        "1",
+        "--repeats",
+        "1",
+        "--botocore-n",
+        "6",
+        "--handshake-ms",
+        "0",
+    ]
     assert bench_fanout.main(argv) == 0
     out = capsys.readouterr().out
     assert "measured / bound" in out
