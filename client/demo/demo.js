@@ -398,8 +398,11 @@ async function leaveRoom() {
     await client.leave(state.roomId).catch((error) => log(`leave: ${describe(error)}`));
   }
   client?.disconnect();
+  const roomId = state.roomId;
   state.client = null;
   state.roomId = null;
+  /** @type {any} */ (window).roomcastDemo = null;
+  window.dispatchEvent(new CustomEvent("roomcast-demo:left", { detail: { roomId } }));
   ui.roomPanel.hidden = true;
   ui.setupPanel.hidden = false;
   setStatus("idle", "Not connected");

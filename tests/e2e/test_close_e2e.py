@@ -68,6 +68,19 @@ def _wait_for_sync(receiver_base: str, room_id: str) -> dict[str, Any]:
     pytest.fail(f"no complete sync for {room_id} at the receiver within {SYNC_WAIT_S}s: {last}")
 
 
+def _wait_for_delivery(local_runtime: Any, room_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + SYNC_WAIT_S
+    body: Any = None
+    while time.monotonic() < deadline:
+        status, body = local_runtime.admin("GET", f"/rooms/{room_id}/deliveries")
+        assert status == 200, body
+        assert len(body["deliveries"]) == 1, body
+        if body["deliveries"][0]["status"] != "pending":
+            return dict(body["deliveries"][0])
+        time.sleep(0.25)
+    pytest.fail(f"the delivery of {room_id} is still pending after {SYNC_WAIT_S}s: {body}")
+
+
 def test_admin_closes_room_and_receiver_stores_verified_sync(
     pages: tuple[DemoPage, DemoPage], local_runtime: Any
 ) -> None:
@@ -114,6 +127,40 @@ def test_admin_closes_room_and_receiver_stores_verified_sync(
         assert session["end_reason"] == "room_closed", session
     assert sync["stats"]["total_joins"] >= 2
     assert sync["stats"]["message_count"] == 3
+
+    # The sender's side agrees (it records the outcome just after the receiver answers):
+    # one delivery, delivered with a 2xx.
+    delivery = _wait_for_delivery(local_runtime, room_id)
+    assert delivery["status"] == "delivered", delivery
+    assert delivery["parts_delivered"] == delivery["parts_total"] >= 1, delivery
+    final = [a for a in delivery["attempts"] if a["outcome"] == "delivered"]
+    assert len(final) == delivery["parts_total"], delivery
+    assert all(200 <= a["status_code"] < 300 for a in final), delivery
+
+    # And the receiver stores only what verifies: the same room's payload, unsigned, is
+    # refused and changes nothing.
+    forged = json.dumps(
+        {
+            "type": "room.closed",
+            "timestamp": "2026-01-01T00:00:00Z",
+            "data": {**sync, "room_id": room_id + "-forged"},
+        }
+    ).encode()
+    request = urllib.request.Request(  # noqa: S310 - loopback http
+        f"{receiver_base}/webhooks",
+        data=forged,
+        method="POST",
+        headers={
+            "content-type": "application/json",
+            "webhook-id": "msg_forged",
+            "webhook-timestamp": str(int(time.time())),
+            "webhook-signature": "v1,AAAA",
+        },
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)  # noqa: S310 - loopback http
+    assert refused.value.code == 401
+    assert _get_json(f"{receiver_base}/rooms/{room_id}-forged")[0] == 404
 
 
 def test_non_admin_close_is_refused(pages: tuple[DemoPage, DemoPage]) -> None:
