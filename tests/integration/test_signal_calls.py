@@ -594,3 +594,20 @@ def test_room_close_ends_active_calls_before_call_history_is_read(lobby, invoke)
     assert (stored["status"], stored["reason"]) == ("ended", "room_closed")
     [page] = list(get_store().iter_calls("lobby"))
     assert [c.status for c in page] == ["ended"]
+
+
+def test_a_call_whose_connection_is_gone_does_not_keep_users_busy(lobby, invoke):
+    from roomcast.dal.store import get_store
+
+    join(invoke, CAROL)
+    call_id = accepted_call(invoke)
+    # Bob's first connection is gone, but nothing ended the call (e.g. the hook failed);
+    # Bob is back on a new connection.
+    get_store().delete_connection(BOB[0])
+    connect(invoke, BOB2)
+    join(invoke, BOB2)
+    fresh = invite(invoke, frm=CAROL, to="bob")
+    stored = record(call_id)
+    assert (stored["status"], stored["reason"], stored["ended_by"]) == ("ended", "disconnected", "bob")
+    assert signals(ALICE)[-1]["reason"] == "disconnected"
+    assert record(fresh)["status"] == "invited"

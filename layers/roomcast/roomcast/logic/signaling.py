@@ -533,6 +533,15 @@ def _free_stale_lock(services: Services, calls: CallStore, user_id: str, setting
     if call is None or call.status not in ACTIVE_STATUSES:
         calls.release_lock(user_id, str(lock["call_id"]))
         return True
+    # A call whose pinned connection is gone (its $disconnect ran but could not end the
+    # call, or a 410 removed it) must not keep either user busy.
+    for holder, connection_id in ((call.caller, call.caller_connection), (call.callee, call.callee_connection)):
+        if connection_id and services.store.get_connection(connection_id) is None:
+            ended = _finish(
+                services, calls, call, "ended", ended_by=holder, reason="disconnected",
+                notify="peer", actor=holder,
+            )
+            return ended is not None or _free_stale_lock(services, calls, user_id, settings)
     return False
 
 
