@@ -12,7 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE = shutil.which("node") or "/usr/bin/node"
-MODULES = [ROOT / "client" / "roomcast.js", ROOT / "client" / "demo" / "demo.js"]
+# Every browser module under client/ (the client, the call API, the demo page scripts).
+MODULES = sorted((ROOT / "client").rglob("*.js"))
 
 pytestmark = pytest.mark.skipif(
     not Path(NODE).exists(), reason="node is not installed (needed to run the client's unit tests)"
