@@ -60,13 +60,17 @@ const ui = {
   ),
 };
 ui.localVideo.muted = true; // never play our own microphone back
+// Sized here rather than in demo.css, so the call panel is self-contained.
+for (const video of [ui.localVideo, ui.remoteVideo]) {
+  Object.assign(video.style, { width: "320px", maxWidth: "45%", aspectRatio: "4 / 3", background: "#111", borderRadius: "6px" });
+}
 
 function render() {
   if (!panel) return;
   ui.incoming.replaceChildren(ui.incomingText, " ", ui.accept, " ", ui.reject);
   panel.replaceChildren(
     el("h2", { id: "call-title" }, ["Call a member"]),
-    el("div", { class: "call-controls" }, [
+    el("div", { class: "call-controls", style: "display:flex;flex-wrap:wrap;gap:.5rem;align-items:center" }, [
       el("label", { for: "call-peer" }, ["Member"]),
       ui.peer,
       el("label", { for: "call-media" }, ["Media"]),
@@ -76,7 +80,7 @@ function render() {
     ]),
     ui.incoming,
     ui.state,
-    el("div", { class: "call-videos" }, [ui.localVideo, ui.remoteVideo]),
+    el("div", { class: "call-videos", style: "display:flex;gap:.5rem;margin-top:.5rem" }, [ui.localVideo, ui.remoteVideo]),
   );
   panel.setAttribute("aria-labelledby", "call-title");
   panel.dataset.testid = "call-panel";
@@ -143,8 +147,12 @@ function start(detail) {
   manager.addEventListener("incoming", (/** @type {any} */ e) => {
     if (manager?.active && manager.active.callId !== e.detail.call_id) return;
     currentCallId = e.detail.call_id;
-    ui.incomingText.textContent = `${e.detail.from?.name ?? e.detail.from?.user_id} is calling (${e.detail.media})`;
+    const who = e.detail.from?.name ?? e.detail.from?.user_id;
+    ui.incomingText.textContent = `${who} is calling (${e.detail.media})`;
     ui.incoming.hidden = false;
+    // The manager's "ringing" state event came before this one: show it now.
+    showState("ringing", `${who} is calling`);
+    syncButtons();
   });
   manager.addEventListener("state", (/** @type {any} */ e) => {
     if (e.detail.call_id !== currentCallId) return;

@@ -90,6 +90,8 @@ def test_two_pages_place_a_real_webrtc_call(call_pages: tuple[DemoPage, DemoPage
 
     expect(bob.page.locator("#call-incoming")).to_be_visible(timeout=WAIT_MS)
     expect(bob.page.locator('[data-testid="call-incoming-text"]')).to_contain_text("Alice is calling (video)")
+    wait_call_state(bob, "ringing")
+    expect(bob.page.locator("#call-start")).to_be_disabled()
     bob.page.click("#call-accept")
 
     # Offer, answer and trickled candidates went through roomcast: ICE connects.
