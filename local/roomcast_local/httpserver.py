@@ -195,6 +195,8 @@ class LocalHttpServer:
         handler = self._handler_class()
         self.server = ThreadingHTTPServer((host, port), handler)
         self.server.daemon_threads = True
+        # Keep-alive connections from warm workers would hold server_close() otherwise.
+        self.server.block_on_close = False
         self.host = host
         self.port = self.server.server_address[1]
         self._thread: threading.Thread | None = None

@@ -97,6 +97,41 @@ class _EndpointSession:
         return self._session.client(service, **kwargs)
 
 
+def _serialized_moto_server(host: str, port: int) -> Any:
+    """moto's ThreadedMotoServer with DynamoDB requests run one at a time.
+
+    moto's server handles requests on threads, but its DynamoDB backend is not
+    thread-safe: TransactWriteItems deep-copies the table while another request may be
+    changing it ("dictionary changed size during iteration" -> a 500 the real service
+    never gives). One lock around DynamoDB calls costs little (the GIL serialises the
+    work anyway) and leaves SQS long polls free to wait concurrently.
+    """
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from moto.server import ThreadedMotoServer
+    from werkzeug.serving import make_server
+
+    class SerializedMotoServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = DomainDispatcherApplication(create_backend_app)
+            lock = threading.Lock()
+
+            def serialized(environ: dict[str, Any], start_response: Any) -> Any:
+                if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+                    with lock:
+                        return list(app(environ, start_response))
+                return app(environ, start_response)
+
+            self._server = make_server(self._ip_address, self._port, serialized, True, request_handler=MotoRequestHandler)
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return SerializedMotoServer(ip_address=host, port=port, verbose=False)
+
+
 def _find_receiver() -> Any | None:
     for name in _RECEIVER_MODULES:
         try:
@@ -136,10 +171,8 @@ class Runtime:
 
     # ------------------------------------------------------------------ start
     def _start_moto(self) -> None:
-        from moto.server import ThreadedMotoServer
-
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self.moto = ThreadedMotoServer(ip_address=self.options.host, port=self.options.moto_port, verbose=False)
+        self.moto = _serialized_moto_server(self.options.host, self.options.moto_port)
         self.moto.start()
         host, port = self.moto.get_host_and_port()
         self.moto_url = f"http://{host}:{port}"
@@ -327,10 +360,13 @@ class Runtime:
     def ready_line(self) -> str:
         config = self.config()
         admin = config["admin_api_url"]
-        curl = (
-            f"curl -s -X POST {admin}/tokens -H 'X-Api-Key: {self.admin_key}' "
-            "-H 'Content-Type: application/json' -d '{\"user_id\":\"alice\",\"name\":\"Alice\"}'"
-        )
+        if any(r.path == "/tokens" and r.method in ("POST", "ANY") for r in tpl.http_routes(self.template)):
+            how_to_token = (
+                f"curl -s -X POST {admin}/tokens -H 'X-Api-Key: {self.admin_key}' "
+                "-H 'Content-Type: application/json' -d '{\"user_id\":\"alice\",\"name\":\"Alice\"}'"
+            )
+        else:
+            how_to_token = "this template has no POST /tokens route"  # noqa: S105 - a message
         parts = [
             f"demo={config['http_url']}",
             f"ws={config['ws_url']}",
@@ -339,19 +375,24 @@ class Runtime:
         ]
         if self.receiver_url:
             parts.append(f"receiver={self.receiver_url}")
-        return f"{READY_PREFIX}: {' '.join(parts)} | token: {curl}"
+        return f"{READY_PREFIX}: {' '.join(parts)} | token: {how_to_token}"
 
     # ------------------------------------------------------------------ stop
     async def stop(self) -> None:
+        started = time.perf_counter()
         for poller in self.pollers:
-            poller._stop.set()
+            poller.request_stop()
         if self.gateway is not None:
-            await self.gateway.stop()
+            await self.gateway.stop()  # closes sockets (1001) and runs their $disconnect
+            self.log.runtime(f"gateway stopped ({time.perf_counter() - started:.1f}s)")
         await asyncio.to_thread(lambda: [p.stop() for p in self.pollers])
+        self.log.runtime(f"pollers stopped ({time.perf_counter() - started:.1f}s)")
         if self.http is not None:
             await asyncio.to_thread(self.http.stop)
+            self.log.runtime(f"http stopped ({time.perf_counter() - started:.1f}s)")
         if self.functions is not None:
             await asyncio.to_thread(self.functions.stop)
+            self.log.runtime(f"workers stopped ({time.perf_counter() - started:.1f}s)")
         self.executor.shutdown(wait=False, cancel_futures=True)
         if self.receiver is not None:
             try:

@@ -106,6 +106,9 @@ class SqsPoller:
             thread.start()
             self._threads.append(thread)
 
+    def request_stop(self) -> None:
+        self._stop.set()
+
     def stop(self) -> None:
         self._stop.set()
         for thread in self._threads:

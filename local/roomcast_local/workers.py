@@ -150,15 +150,17 @@ class Worker:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=5)
 
-    def stop(self) -> None:
-        """Close stdin (the worker's loop ends) and wait briefly; kill if it lingers."""
+    def close_input(self) -> None:
+        """Close stdin: the worker's loop ends and the process exits on its own."""
         try:
             if self.process.stdin:
                 self.process.stdin.close()
         except OSError:
             pass
+
+    def wait_or_kill(self, deadline: float) -> None:
         try:
-            self.process.wait(timeout=3)
+            self.process.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             self.kill()
 
@@ -172,6 +174,7 @@ class FunctionPool:
         self.max_workers = max(1, min(max_workers, spec.reserved_concurrency or max_workers))
         self._log = log
         self._idle: list[Worker] = []
+        self._all: set[Worker] = set()
         self._count = 0
         self._closed = False
         self._cond = threading.Condition()
@@ -191,7 +194,10 @@ class FunctionPool:
 
     def _spawn(self) -> Worker:
         try:
-            return Worker(self.spec, self.env, self._log)
+            worker = Worker(self.spec, self.env, self._log)
+            with self._cond:
+                self._all.add(worker)
+            return worker
         except BaseException:
             with self._cond:
                 self._count -= 1
@@ -218,11 +224,12 @@ class FunctionPool:
         with self._cond:
             if worker.alive and not self._closed:
                 self._idle.append(worker)
-            else:
-                self._count -= 1
-                if not self._closed:
-                    worker.kill()
+                self._cond.notify()
+                return
+            self._count -= 1
+            self._all.discard(worker)
             self._cond.notify()
+        worker.kill()
 
     def invoke(self, event: Any) -> Invocation:
         worker = self._acquire()
@@ -233,13 +240,18 @@ class FunctionPool:
             self.invocations += 1
             self._release(worker)
 
-    def stop(self) -> None:
+    def close(self) -> list[Worker]:
+        """Refuse new invocations; kill busy workers, ask idle ones to exit; return those."""
         with self._cond:
             self._closed = True
             idle, self._idle = self._idle, []
+            busy = [w for w in self._all if w not in idle]
             self._cond.notify_all()
+        for worker in busy:
+            worker.kill()  # an invocation in flight at shutdown is cut off
         for worker in idle:
-            worker.stop()
+            worker.close_input()
+        return idle
 
 
 class Functions:
@@ -254,12 +266,11 @@ class Functions:
             raise InvokeError({"errorType": "ResourceNotFoundException", "errorMessage": f"no function {logical_id}"})
         return pool.invoke(event)
 
-    def stop(self) -> None:
-        threads = [threading.Thread(target=pool.stop) for pool in self.pools.values()]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=10)
+    def stop(self, grace: float = 2.0) -> None:
+        exiting = [worker for pool in self.pools.values() for worker in pool.close()]
+        deadline = time.monotonic() + grace
+        for worker in exiting:
+            worker.wait_or_kill(deadline)
 
 
 def worker_environment(

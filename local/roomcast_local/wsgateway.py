@@ -146,7 +146,8 @@ class WebSocketGateway:
             self._server.close(close_connections=True)
             await self._server.wait_closed()
         if self._disconnects:
-            await asyncio.wait(self._disconnects, timeout=10)
+            # Bounded: $disconnect is best-effort in API Gateway too.
+            await asyncio.wait(self._disconnects, timeout=5)
 
     # ------------------------------------------------------------------ events
     def _base_context(self, conn: Conn, route_key: str, event_type: str) -> dict[str, Any]:
