@@ -326,7 +326,8 @@ export class RoomcastClient extends EventTarget {
       };
       ws.onmessage = (event) => this._handleData(event.data);
     });
-    if (this._ws !== ws || this._state === "closed") {
+    // disconnect() may have run while we awaited the handshake (checkJs cannot see that).
+    if (this._ws !== ws || /** @type {string} */ (this._state) === "closed") {
       throw new RoomcastError("disconnected", "disconnected while connecting");
     }
     const reconnect = this._everOpened;
@@ -367,7 +368,10 @@ export class RoomcastClient extends EventTarget {
     }
   }
 
-  /** Drop the current socket (no close handshake wait) and go through the reconnect path. */
+  /**
+   * Drop the current socket (no close handshake wait) and go through the reconnect path.
+   * @param {number} code @param {string} reason
+   */
   _forceReconnect(code, reason) {
     const ws = this._ws;
     if (!ws) return;
@@ -463,7 +467,7 @@ export class RoomcastClient extends EventTarget {
       for (const message of missed) this._emitMessage(room, message, true);
     } catch (error) {
       if (!(error instanceof RoomcastError && error.code === "disconnected")) {
-        this._emit("gap", { room_id: room.roomId, reason: String(error?.message ?? error) });
+        this._emit("gap", { room_id: room.roomId, reason: error instanceof Error ? error.message : String(error) });
       }
     } finally {
       const buffered = room.buffer ?? [];
@@ -659,7 +663,10 @@ export class RoomcastClient extends EventTarget {
     }
   }
 
-  /** A socket closed: what was written on it either waits for the next one or fails. */
+  /**
+   * A socket closed: what was written on it either waits for the next one or fails.
+   * @param {number} gen
+   */
   _failInflight(gen) {
     for (const entry of [...this._inflight.values()]) {
       if (entry.socketGen !== gen) continue;
@@ -848,7 +855,10 @@ export class RoomcastClient extends EventTarget {
     this._dispatch(frame);
   }
 
-  /** Room-state bookkeeping and events for broadcasts (replies are handled by requests). */
+  /**
+   * Room-state bookkeeping and events for broadcasts (replies are handled by requests).
+   * @param {any} frame
+   */
   _dispatch(frame) {
     const type = frame.type;
     if (type === "message") {
@@ -948,7 +958,10 @@ function detach(ws) {
   ws.onmessage = null;
 }
 
-/** Message ids are fixed-width, time-ordered hex: string order is time order. */
+/**
+ * Message ids are fixed-width, time-ordered hex: string order is time order.
+ * @param {string} a @param {string} b
+ */
 function compareIds(a, b) {
   return a < b ? -1 : a > b ? 1 : 0;
 }
