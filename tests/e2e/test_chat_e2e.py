@@ -157,3 +157,28 @@ def test_joining_later_shows_history_and_a_refusal_shows_its_code(
     third.open(unique("carol"), "Carol", room="no-such-room-" + secrets.token_hex(4))
     expect(third.page.locator("#setup-error")).to_contain_text("room_not_found", timeout=WAIT_MS)
     assert third.errors == []
+
+
+def test_one_user_in_two_tabs_is_one_member_until_the_last_tab_goes(
+    pages: tuple[DemoPage, DemoPage],
+) -> None:
+    alice, bob = pages
+    bob_id = unique("bob")
+    room_id = alice.open(unique("alice"), "Alice").create_room("Tabs")
+    bob.open(bob_id, "Bob", room=room_id).wait_joined()
+    second_tab = DemoPage(bob.page.context.new_page(), alice.demo_url.removesuffix("client/demo/"))
+    second_tab.open(bob_id, "Bob", room=room_id).wait_joined()
+
+    expect(alice.member(bob_id)).to_have_text("Bob · 2 tabs", timeout=WAIT_MS)
+    expect(alice.page.locator("#member-count")).to_have_text("2")
+    # A message reaches both of bob's tabs.
+    alice.send("to every tab")
+    expect(bob.messages()).to_have_text(["to every tab"], timeout=WAIT_MS)
+    expect(second_tab.messages()).to_have_text(["to every tab"], timeout=WAIT_MS)
+
+    second_tab.page.close()  # the browser closes its socket: $disconnect
+    expect(alice.member(bob_id)).to_have_text("Bob", timeout=WAIT_MS)
+    bob.page.close()
+    expect(alice.member(bob_id)).to_have_count(0, timeout=WAIT_MS)
+    expect(alice.page.locator("#member-count")).to_have_text("1")
+    assert second_tab.errors == []
