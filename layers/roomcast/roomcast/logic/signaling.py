@@ -471,16 +471,19 @@ def _relay_frame(
     reason: str | None = None,
 ) -> dict[str, Any]:
     name = call.caller_name if sender == call.caller else call.callee_name
-    return SignalRelayFrame(
-        signal=signal,  # type: ignore[arg-type]
-        room_id=call.room_id,
-        call_id=call.call_id,
-        from_=Peer(user_id=sender, name=name or sender),
-        status=call.status,
-        media=media,  # type: ignore[arg-type]
-        sdp=sdp,
-        candidate=candidate,
-        reason=reason,
+    # Validated from a dict: the wire name `from` is a Python keyword.
+    return SignalRelayFrame.model_validate(
+        {
+            "signal": signal,
+            "room_id": call.room_id,
+            "call_id": call.call_id,
+            "from": Peer(user_id=sender, name=name or sender),
+            "status": call.status,
+            "media": media,
+            "sdp": sdp,
+            "candidate": candidate,
+            "reason": reason,
+        }
     ).dump()
 
 
