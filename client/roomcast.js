@@ -156,6 +156,8 @@ export class RoomcastClient extends EventTarget {
     this._attempt = 0;
     this._reconnectTimer = null;
     this._heartbeatTimer = null;
+    /** @type {((error: RoomcastError) => void) | null} rejects the handshake being awaited */
+    this._abortOpen = null;
     this._everOpened = false;
     // Set when a room.closed left the client with no rooms: the server's close that follows
     // is the end of the conversation, not a failure to recover from.
@@ -237,6 +239,7 @@ export class RoomcastClient extends EventTarget {
    * @param {string} [reason]
    */
   disconnect(code = CLOSE_NORMAL, reason = "client disconnect") {
+    const previous = this._state;
     this._state = "closed";
     this._clearTimers();
     if (typeof window !== "undefined" && window.removeEventListener) {
@@ -247,6 +250,8 @@ export class RoomcastClient extends EventTarget {
     this._failAll(new RoomcastError("disconnected", "the client disconnected"), true);
     this._rooms.clear();
     this._everOpened = false; // a later connect() is a fresh start, not a reconnect
+    if (this._abortOpen) this._abortOpen(new RoomcastError("disconnected", "disconnect() was called"));
+    this._abortOpen = null;
     if (ws) {
       detach(ws);
       try {
@@ -254,6 +259,8 @@ export class RoomcastClient extends EventTarget {
       } catch {
         // already closing
       }
+    }
+    if (previous !== "closed" && previous !== "idle") {
       this._emit("close", { code, reason, wasClean: true, willReconnect: false });
     }
   }
@@ -305,12 +312,16 @@ export class RoomcastClient extends EventTarget {
     this._ws = ws;
     await new Promise((resolve, reject) => {
       let opened = false;
+      // disconnect() detaches the socket's handlers; this lets it end the wait too.
+      this._abortOpen = reject;
       ws.onopen = () => {
         opened = true;
+        this._abortOpen = null;
         resolve(undefined);
       };
       ws.onclose = (event) => {
         if (!opened) {
+          this._abortOpen = null;
           reject(
             new RoomcastError(
               "connect_failed",

@@ -112,6 +112,7 @@ class FakeWebSocket {
     this.onopen = this.onclose = this.onerror = this.onmessage = null;
     server.sockets.push(this);
     queueMicrotask(() => {
+      if (server.acceptConnections === "hang") return undefined; // the handshake never completes
       if (!server.acceptConnections) return this.serverClose(1006, "", false);
       this.readyState = 1;
       this.onopen?.({});
@@ -360,4 +361,29 @@ test("first connect failure rejects with connect_failed", async () => {
   const { client } = makeClient();
   await assert.rejects(client.connect(), (e) => e.code === "connect_failed");
   assert.equal(client.state, "closed");
+});
+
+test("disconnect() during the handshake ends connect(); during a reconnect it ends the waiters", async () => {
+  server = new FakeServer();
+  server.acceptConnections = "hang";
+  const { client, events } = makeClient();
+  const connecting = client.connect();
+  await sleep(5);
+  client.disconnect();
+  await assert.rejects(connecting, (e) => e.code === "disconnected");
+  assert.equal(client.state, "closed");
+
+  server.acceptConnections = true;
+  const second = makeClient({ reconnect: { minDelayMs: 50, maxDelayMs: 50 } });
+  await second.client.connect();
+  server.acceptConnections = false;
+  server.sockets[server.sockets.length - 1].serverClose(1006);
+  await once(second.client, "reconnecting");
+  const waiting = second.client.connect(); // waits for the reconnect
+  second.client.disconnect();
+  await assert.rejects(waiting, (e) => e.code === "connect_failed");
+  assert.equal(last(second.events.filter(([t]) => t === "close"))[1].willReconnect, false);
+  await sleep(80);
+  assert.equal(second.client.state, "closed", "no reconnect after disconnect()");
+  assert.equal(events.filter(([t]) => t === "close").length, 1);
 });
