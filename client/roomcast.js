@@ -427,8 +427,10 @@ export class RoomcastClient extends EventTarget {
     }
   }
 
-  /** After a reconnect: rejoin rooms, catch up on history, resend, then flush the outbox. */
-  /** @param {number} attempts */
+  /**
+   * After a reconnect: rejoin rooms, catch up on history, resend, then flush the outbox.
+   * @param {number} attempts
+   */
   async _resync(attempts) {
     this._resyncing = true;
     const gen = this._socketGen;
@@ -578,13 +580,14 @@ export class RoomcastClient extends EventTarget {
   }
 
   /**
-   * Fire and forget (no request_id, no reply expected). Dropped silently when not open:
-   * use it only for ephemeral frames such as typing.
+   * Fire and forget (no request_id, no reply expected). Dropped silently when not open
+   * (or still rejoining after a reconnect): use it only for ephemeral frames such as typing.
    * @param {object} frame
    * @returns {boolean} whether the frame was written
    */
   notify(frame) {
-    if (this._state !== "open" || !this._ws) return false;
+    // Not while rejoining either: the server would refuse it (not_member) before the join.
+    if (this._state !== "open" || !this._ws || this._resyncing) return false;
     const text = JSON.stringify(frame);
     if (byteLength(text) > MAX_FRAME_BYTES) {
       throw new RoomcastError("payload_too_large", "frames are limited to 32 KB");
