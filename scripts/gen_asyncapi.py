@@ -402,6 +402,12 @@ def model_of(entry: tuple[Any, ...]) -> type[BaseModel] | None:
     return getattr(module, entry[2], None)
 
 
+def _feature(name: str, cls: str) -> str:
+    if cls in ("CloseFrame", "RoomClosedFrame"):
+        return "room-close"
+    return "signaling" if any(e[0] == name for e in SIGNALING) else "chat"
+
+
 def build() -> dict[str, Any]:
     entries = available()
     models: list[tuple[type[BaseModel], str]] = []
@@ -422,6 +428,7 @@ def build() -> dict[str, Any]:
             "summary": summary,
             "contentType": "application/json",
             "payload": {"$ref": f"#/components/schemas/{cls}"},
+            "tags": [{"$ref": f"#/components/tags/{_feature(name, cls)}"}],
             "examples": [
                 {"name": f"{name}{i + 1}", "payload": ex} for i, ex in enumerate(examples)
             ],
@@ -513,6 +520,21 @@ def build() -> dict[str, Any]:
                     "name": "token",
                     "in": "query",
                     "description": "The connect token as ?token=<jwt> (for clients without subprotocols).",
+                },
+            },
+            # Which part of roomcast a frame belongs to: the room-close and signaling frames
+            # were added by their own issues (DESIGN §5 and §2 `signal`).
+            "tags": {
+                "chat": {"name": "chat", "description": "Rooms, presence, messages, history."},
+                "room-close": {
+                    "name": "room-close",
+                    "description": "Closing a room (DESIGN §5): the WebSocket close action and "
+                    "room.closed; the room's record then goes to its signed webhook.",
+                },
+                "signaling": {
+                    "name": "signaling",
+                    "description": "WebRTC call signaling (DESIGN §2 `signal`): relayed to the "
+                    "peer in the same room, call records persisted.",
                 },
             },
             "correlationIds": {
