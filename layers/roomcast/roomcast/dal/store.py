@@ -142,7 +142,11 @@ class RoomStore:
             "Limit": limit,
         }
         if cursor:
-            params["ExclusiveStartKey"] = decode_cursor(cursor, {"pk", "sk", "gsi1pk", "gsi1sk"})
+            start = decode_cursor(cursor, {"pk", "sk", "gsi1pk", "gsi1sk"})
+            # Only a key of this index's partition: DynamoDB rejects (500) any other start key.
+            if start["gsi1pk"]["S"] != keys.ROOMS_GSI_PK or start["sk"]["S"] != keys.META:
+                raise InvalidCursor()
+            params["ExclusiveStartKey"] = start
         response = self.client.query(**params)
         rooms = [_room_from_item(from_item(i)) for i in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")
