@@ -96,6 +96,10 @@ class RunningRuntime:
         return self.request("GET", f"{self.base_url}/local/connections")[1]["connections"]
 
     # ------------------------------------------------------------------ lifecycle
+    def interrupt(self) -> None:
+        """What Ctrl-C in a terminal does: SIGINT to the runtime's whole process group."""
+        os.killpg(self.process.pid, signal.SIGINT)
+
     def stop(self, timeout: float = 30) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
@@ -130,7 +134,11 @@ def start_runtime(
         del child_env[name]
     child_env["PYTHONUNBUFFERED"] = "1"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=child_env, stdout=log, stderr=subprocess.STDOUT)
+        # A session of its own, like a shell's foreground job: a test can send the
+        # terminal's Ctrl-C to the whole group without reaching pytest.
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=child_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     deadline = time.monotonic() + timeout
     line = ""
     while time.monotonic() < deadline:

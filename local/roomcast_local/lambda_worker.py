@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -48,6 +49,8 @@ def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
 
 
 def main() -> None:
+    # The runtime decides when this process ends (stdin closes, or it is killed).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Keep the protocol channel private: the handler's stdout is redirected to stderr.
     channel = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)

@@ -411,6 +411,10 @@ async def serve(options: Options) -> int:
         loop.add_signal_handler(signum, stop.set)
     try:
         await runtime.start()
+    except OSError as exc:
+        await runtime.stop()
+        runtime.log.runtime(f"cannot start: {exc} (choose other ports with --http-port/--ws-port, 0 = free)")
+        return 1
     except BaseException:
         await runtime.stop()
         raise

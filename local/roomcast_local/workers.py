@@ -71,6 +71,9 @@ class Worker:
             stderr=subprocess.PIPE,
             env=dict(env),
             cwd=spec.code_dir,
+            # Its own process group: a terminal's Ctrl-C reaches the runtime, which then
+            # stops the workers, instead of interrupting invocations mid-flight.
+            start_new_session=True,
             text=True,
             encoding="utf-8",
             bufsize=1,

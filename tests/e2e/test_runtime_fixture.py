@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -306,7 +305,7 @@ def _children(pid: int) -> set[int]:
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads worker pids from /proc")
-def test_sigint_stops_everything_and_exits_zero(tmp_path: Path) -> None:
+def test_ctrl_c_stops_everything_and_exits_zero(tmp_path: Path) -> None:
     runtime = start_runtime("--no-receiver", template=FIXTURE, log_path=tmp_path / "runtime.log")
     try:
         status, _ = runtime.request("GET", runtime.admin_api_url + "/plain")  # a warm worker
@@ -315,7 +314,7 @@ def test_sigint_stops_everything_and_exits_zero(tmp_path: Path) -> None:
         async def hold() -> None:
             async with connect(runtime.ws_url) as ws:
                 await ask(ws, {"op": "echo"})
-                runtime.process.send_signal(signal.SIGINT)
+                runtime.interrupt()  # Ctrl-C: SIGINT to the whole process group
                 with pytest.raises(ConnectionClosed):
                     await asyncio.wait_for(ws.recv(), WAIT)
                 assert ws.close_code == 1001
