@@ -67,3 +67,31 @@ def test_cut_socket_reconnects_and_catches_up_through_history(
         "() => ({rooms: window.roomcastDemo.client.rooms, state: window.roomcastDemo.client.state})"
     )
     assert state == {"rooms": [room_id], "state": "open"}
+
+
+def test_server_side_delete_connection_reconnects_and_catches_up(
+    pages: tuple[DemoPage, DemoPage], local_runtime: Any
+) -> None:
+    """The backend ends the socket (the @connections DELETE, API Gateway's DeleteConnection)."""
+    alice, bob = pages
+    alice_id, bob_id = unique("alice"), unique("bob")
+    room_id = alice.open(alice_id, "Alice").create_room("Kicked")
+    bob.open(bob_id, "Bob", room=room_id).wait_joined()
+    expect(alice.member(bob_id)).to_be_visible(timeout=WAIT_MS)
+    (connection,) = [c for c in local_runtime.connections() if c["principalId"] == alice_id]
+    url = f"{local_runtime.management_url}/@connections/{connection['connectionId']}"
+
+    alice.page.route("**/api/tokens", _refuse)
+    status, _ = local_runtime.request("DELETE", url)
+    assert status == 204
+    expect(alice.status()).to_have_attribute("data-state", "reconnecting", timeout=WAIT_MS)
+    assert local_runtime.request("GET", url)[0] == 410  # gone for good
+    expect(bob.member(alice_id)).to_have_count(0, timeout=WAIT_MS)
+    bob.send("while you were out")
+
+    alice.page.unroute("**/api/tokens", _refuse)
+    expect(alice.status()).to_have_attribute("data-state", "open", timeout=WAIT_MS)
+    expect(alice.messages()).to_have_text(["while you were out"], timeout=WAIT_MS)
+    expect(bob.member(alice_id)).to_be_visible(timeout=WAIT_MS)
+    (again,) = [c for c in local_runtime.connections() if c["principalId"] == alice_id]
+    assert again["connectionId"] != connection["connectionId"]
