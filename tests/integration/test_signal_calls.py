@@ -611,3 +611,27 @@ def test_a_call_whose_connection_is_gone_does_not_keep_users_busy(lobby, invoke)
     assert (stored["status"], stored["reason"], stored["ended_by"]) == ("ended", "disconnected", "bob")
     assert signals(ALICE)[-1]["reason"] == "disconnected"
     assert record(fresh)["status"] == "invited"
+
+
+def test_hangup_that_raced_an_accept_still_ends_the_call(lobby, invoke, monkeypatch):
+    """Alice's hangup read the call while ringing; Bob's accept landed before her write."""
+    from roomcast.dal.calls import CallStore
+
+    call_id = invite(invoke)
+    real_get = CallStore.get_call
+    state = {"raced": False}
+
+    def get_call(self, room_id, cid):
+        found = real_get(self, room_id, cid)
+        if not state["raced"]:
+            state["raced"] = True
+            monkeypatch.setattr(CallStore, "get_call", real_get)
+            assert signal(invoke, BOB, "call-accept", call_id=call_id)["status"] == "accepted"
+        return found
+
+    monkeypatch.setattr(CallStore, "get_call", get_call)
+    ack = signal(invoke, ALICE, "call-hangup", call_id=call_id)
+    assert ack["status"] == "ended", ack
+    stored = record(call_id)
+    assert (stored["status"], stored["reason"], stored["ended_by"]) == ("ended", "hangup", "alice")
+    assert stored["started_at"] is not None and stored["duration_ms"] is not None

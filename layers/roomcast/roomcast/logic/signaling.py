@@ -368,25 +368,32 @@ def _hangup(
     services: Services, calls: CallStore, caller: Caller, frame: SignalFrame, call: CallState
 ) -> SignalAckFrame:
     me = caller.identity.user_id
-    _require_pinned(caller, call)
-    if call.status == "invited":
-        # The caller cancels a ringing call; a callee's hang-up while ringing is a rejection.
-        to_status, reason = ("ended", "cancelled") if me == call.caller else ("rejected", "rejected")
-    else:
-        to_status, reason = "ended", "hangup"
-    ended = _finish(
-        services,
-        calls,
-        call,
-        to_status,
-        ended_by=me,
-        reason=frame.reason or reason,
-        notify="peer",
-        actor=me,
-    )
-    if ended is None:
-        raise _lost_race(calls, call)
-    return _ack(frame, ended, ended.delivered)
+    # A hang-up must win over a transition it raced (an accept landing first): one retry
+    # on the fresh record, so "hang up" never leaves a call the user walked away from.
+    for _attempt in range(2):
+        _require_pinned(caller, call)
+        if call.status == "invited":
+            # The caller cancels a ringing call; a callee's hang-up while ringing is a rejection.
+            to_status, reason = ("ended", "cancelled") if me == call.caller else ("rejected", "rejected")
+        else:
+            to_status, reason = "ended", "hangup"
+        ended = _finish(
+            services,
+            calls,
+            call,
+            to_status,
+            ended_by=me,
+            reason=frame.reason or reason,
+            notify="peer",
+            actor=me,
+        )
+        if ended is not None:
+            return _ack(frame, ended, ended.delivered)
+        fresh = calls.get_call(call.room_id, call.call_id)
+        if fresh is None or fresh.status not in ACTIVE_STATUSES:
+            break
+        call = fresh
+    raise _lost_race(calls, call)
 
 
 def _relay_media(
