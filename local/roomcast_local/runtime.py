@@ -94,7 +94,7 @@ class _EndpointSession:
 
     def client(self, service: str, **kwargs: Any) -> Any:
         kwargs.setdefault("endpoint_url", self.endpoint_url)
-        return self._session.client(service, **kwargs)
+        return self._session.client(service, **kwargs)  # type: ignore[call-overload]
 
 
 def _serialized_moto_server(host: str, port: int) -> Any:
@@ -378,6 +378,10 @@ class Runtime:
         return f"{READY_PREFIX}: {' '.join(parts)} | token: {how_to_token}"
 
     # ------------------------------------------------------------------ stop
+    def _stop_pollers(self) -> None:
+        for poller in self.pollers:
+            poller.stop()
+
     async def stop(self) -> None:
         started = time.perf_counter()
         for poller in self.pollers:
@@ -385,7 +389,7 @@ class Runtime:
         if self.gateway is not None:
             await self.gateway.stop()  # closes sockets (1001) and runs their $disconnect
             self.log.runtime(f"gateway stopped ({time.perf_counter() - started:.1f}s)")
-        await asyncio.to_thread(lambda: [p.stop() for p in self.pollers])
+        await asyncio.to_thread(self._stop_pollers)
         self.log.runtime(f"pollers stopped ({time.perf_counter() - started:.1f}s)")
         if self.http is not None:
             await asyncio.to_thread(self.http.stop)

@@ -22,7 +22,7 @@ import secrets
 import string
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -31,6 +31,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.protocol import State
+from websockets.typing import Subprotocol
 
 from roomcast_local.template import WsApi
 
@@ -261,11 +262,11 @@ class WebSocketGateway:
         conn.authorizer = context
         return None
 
-    def _select_subprotocol(self, connection: ServerConnection, offered: Any) -> str | None:
+    def _select_subprotocol(self, connection: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
         conn = self._pending.get(id(connection))
         if conn is None or conn.subprotocol is None:
             return None
-        return conn.subprotocol if conn.subprotocol in offered else None
+        return Subprotocol(conn.subprotocol) if conn.subprotocol in offered else None
 
     # ------------------------------------------------------------------ session
     async def _session(self, ws: ServerConnection) -> None:
