@@ -635,3 +635,23 @@ def test_hangup_that_raced_an_accept_still_ends_the_call(lobby, invoke, monkeypa
     stored = record(call_id)
     assert (stored["status"], stored["reason"], stored["ended_by"]) == ("ended", "hangup", "alice")
     assert stored["started_at"] is not None and stored["duration_ms"] is not None
+
+
+def test_disconnect_that_raced_an_accept_still_ends_the_call(lobby, invoke, monkeypatch):
+    from roomcast.dal.calls import CallStore
+
+    call_id = invite(invoke)
+    real_get = CallStore.get_call
+
+    def get_call(self, room_id, cid):
+        found = real_get(self, room_id, cid)
+        monkeypatch.setattr(CallStore, "get_call", real_get)
+        assert signal(invoke, BOB, "call-accept", call_id=call_id)["status"] == "accepted"
+        return found
+
+    monkeypatch.setattr(CallStore, "get_call", get_call)
+    invoke("disconnect", ws_event("ws-disconnect.json", *ALICE))
+    stored = record(call_id)
+    assert (stored["status"], stored["reason"], stored["ended_by"]) == ("ended", "disconnected", "alice")
+    assert stored["started_at"] is not None
+    assert signals(BOB)[-1]["reason"] == "disconnected"

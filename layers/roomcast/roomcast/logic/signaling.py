@@ -125,30 +125,36 @@ def end_calls_for_member(services: Services, member: MemberRecord, reason: str) 
     lock = calls.get_lock(member.user_id)
     if not lock or lock.get("room_id") != member.room_id:
         return False
-    call = calls.get_call(member.room_id, str(lock["call_id"]))
-    if call is None or call.status not in ACTIVE_STATUSES:
-        calls.release_lock(member.user_id, str(lock["call_id"]))
-        return False
-    if member.user_id == call.caller:
-        pinned = call.caller_connection == member.connection_id
-    elif call.status == "accepted":
-        pinned = call.callee_connection == member.connection_id
-    else:
-        # Still ringing: another tab of the callee may yet answer.
-        pinned = not calls.member_connections(member.room_id, member.user_id)
-    if not pinned:
-        return False
-    ended = _finish(
-        services,
-        calls,
-        call,
-        "ended",
-        ended_by=member.user_id,
-        reason=_END_REASONS.get(reason, reason),
-        notify="peer",
-        actor=member.user_id,
-    )
-    return ended is not None
+    call_id = str(lock["call_id"])
+    # Two rounds: a transition that lands between the read and the write (an accept
+    # racing the caller's disconnect) is re-judged on the fresh record.
+    for _attempt in range(2):
+        call = calls.get_call(member.room_id, call_id)
+        if call is None or call.status not in ACTIVE_STATUSES:
+            calls.release_lock(member.user_id, call_id)
+            return False
+        if member.user_id == call.caller:
+            pinned = call.caller_connection == member.connection_id
+        elif call.status == "accepted":
+            pinned = call.callee_connection == member.connection_id
+        else:
+            # Still ringing: another tab of the callee may yet answer.
+            pinned = not calls.member_connections(member.room_id, member.user_id)
+        if not pinned:
+            return False
+        ended = _finish(
+            services,
+            calls,
+            call,
+            "ended",
+            ended_by=member.user_id,
+            reason=_END_REASONS.get(reason, reason),
+            notify="peer",
+            actor=member.user_id,
+        )
+        if ended is not None:
+            return True
+    return False
 
 
 def call_view(call: CallState) -> CallView:
