@@ -48,6 +48,9 @@ class WsRoute:
     function: str | None  # None: a route with a non-Lambda target (not emulated)
     two_way: bool = False
     authorizer_function: str | None = None
+    # route.request.header.X / route.request.querystring.Y: all must be present, or the
+    # handshake is refused with 401 before the authorizer runs.
+    identity_sources: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -173,16 +176,20 @@ def websocket_apis(template: dict[str, Any]) -> list[WsApi]:
         integration_id = _logical_id_in(props.get("Target"), _REF_IN_SUB)
         integration = ((resources.get(integration_id or "") or {}).get("Properties")) or {}
         authorizer_function = None
+        identity_sources: list[str] = []
         if props.get("AuthorizationType") == "CUSTOM":
             authorizer_id = _logical_id_in(props.get("AuthorizerId"), _REF_IN_SUB)
             authorizer = ((resources.get(authorizer_id or "") or {}).get("Properties")) or {}
             authorizer_function = function_of(authorizer.get("AuthorizerUri"))
+            sources = authorizer.get("IdentitySource") or []
+            identity_sources = [str(s) for s in (sources if isinstance(sources, list) else [sources])]
         key = str(props["RouteKey"])
         api.routes[key] = WsRoute(
             key=key,
             function=function_of(integration.get("IntegrationUri")),
             two_way=route_id in two_way_routes and bool(props.get("RouteResponseSelectionExpression")),
             authorizer_function=authorizer_function,
+            identity_sources=identity_sources,
         )
     return list(apis.values())
 

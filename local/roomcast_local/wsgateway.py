@@ -217,6 +217,8 @@ class WebSocketGateway:
         )
         connect = self.api.routes.get("$connect")
         if connect is not None and connect.authorizer_function:
+            if not _identity_present(connect.identity_sources, conn):
+                return _plain(connection, 401, {"message": "Unauthorized"})
             refused = await self._authorize(connection, conn, connect.authorizer_function)
             if refused is not None:
                 return refused
@@ -427,6 +429,17 @@ class WebSocketGateway:
         """Run a coroutine on the gateway's loop from another thread (the HTTP server's)."""
         assert self.loop is not None
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)  # type: ignore[arg-type]
+
+
+def _identity_present(sources: list[str], conn: Conn) -> bool:
+    headers = {k.lower(): v for k, v in conn.headers.items()}
+    for source in sources:
+        kind, _, name = source.removeprefix("route.request.").partition(".")
+        if kind == "header" and not headers.get(name.lower()):
+            return False
+        if kind == "querystring" and not (conn.query or {}).get(name):
+            return False
+    return True
 
 
 def _allows(policy: dict[str, Any]) -> bool:

@@ -4,7 +4,7 @@ on free loopback ports), and a real Chromium driven by Playwright."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,24 @@ def local_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningR
         code = runtime.stop()
         if code != 0:
             print(runtime.log_text()[-4000:])
+
+
+@pytest.fixture
+def runtime_factory(tmp_path: Path) -> Iterator[Callable[..., RunningRuntime]]:
+    """Start extra runtimes with other flags, e.g. factory("--env", "WEBHOOK_SCHEDULE=1,1",
+    "--idle-timeout", "5") or factory(template=path); each is stopped at teardown."""
+    started: list[RunningRuntime] = []
+
+    def factory(*args: str, template: Path | None = None) -> RunningRuntime:
+        runtime = start_runtime(
+            "--quiet", *args, template=template, log_path=tmp_path / f"runtime-{len(started)}.log"
+        )
+        started.append(runtime)
+        return runtime
+
+    yield factory
+    for runtime in started:
+        runtime.stop()
 
 
 @pytest.fixture(scope="session")

@@ -338,3 +338,9 @@ def _state(pid: int) -> str:
         return "gone"
 
 
+
+
+def test_env_flag_overrides_every_functions_environment(runtime_factory: Any) -> None:
+    runtime = runtime_factory("--no-receiver", "--env", "GREETING=from-flag", template=FIXTURE)
+    status, state = runtime.request("GET", runtime.admin_api_url + "/state")
+    assert status == 200 and state["greeting"] == "from-flag"

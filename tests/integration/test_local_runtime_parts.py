@@ -189,3 +189,16 @@ def test_worker_keeps_state_enforces_timeout_and_reports_errors(pool: FunctionPo
     assert "a log line" in logged
     assert any(line.startswith("cold start: Init Duration") for line in logged)
     assert "Task timed out after 1.00 seconds" in logged
+
+
+def test_identity_sources_must_all_be_present_before_the_authorizer_runs() -> None:
+    from roomcast_local.wsgateway import Conn, _identity_present
+
+    def conn(headers: dict[str, str], query: dict[str, str] | None) -> Conn:
+        return Conn("c=", 0, "127.0.0.1", "", headers, {}, query, None)
+
+    sources = ["route.request.header.Auth", "route.request.querystring.token"]
+    assert _identity_present(sources, conn({"auth": "x"}, {"token": "t"}))
+    assert not _identity_present(sources, conn({"auth": "x"}, None))
+    assert not _identity_present(sources, conn({}, {"token": "t"}))
+    assert _identity_present([], conn({}, None))
