@@ -126,6 +126,7 @@ class WebSocketGateway:
             self.host,
             self.port,
             process_request=self._handshake,
+            process_response=self._handshake_done,
             select_subprotocol=self._select_subprotocol,
             # API Gateway: 32 KB per frame, 128 KB per (fragmented) message, close 1009 beyond.
             max_size=(MAX_MESSAGE_BYTES, MAX_FRAME_BYTES),
@@ -263,6 +264,17 @@ class WebSocketGateway:
         context["integrationLatency"] = latency
         conn.authorizer = context
         return None
+
+    async def _handshake_done(self, connection: ServerConnection, request: Request, response: Response) -> None:
+        if response.status_code == 101:
+            return
+        # Refused after $connect succeeded (or refused by us: nothing pending then). The
+        # connection was registered by $connect, so $disconnect runs as in API Gateway.
+        conn = self._pending.pop(id(connection), None)
+        if conn is not None:
+            task = asyncio.create_task(self._disconnect(conn, 1006, "handshake failed"))
+            self._disconnects.add(task)
+            task.add_done_callback(self._disconnects.discard)
 
     def _select_subprotocol(self, connection: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
         conn = self._pending.get(id(connection))
