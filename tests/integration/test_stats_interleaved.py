@@ -126,6 +126,16 @@ def test_concurrent_joins_then_leaves(atomic_moto, invoke):
     assert _live_members() == {f"conn-{i}" for i in range(1, 24, 2)}
     assert _stats() == {"current_users": 12, "peak_users": 24, "total_joins": 24, "message_count": 0}
 
+    # Within a phase every op moves the count one way, so the true peak is exact:
+    # 10 new joins (12 -> 22) stay under the old peak; 8 more (22 -> 30) set a new one.
+    _run_concurrently(invoke, [("join", i) for i in range(100, 110)])
+    assert _stats() == {"current_users": 22, "peak_users": 24, "total_joins": 34, "message_count": 0}
+    _run_concurrently(invoke, [("join", i) for i in range(0, 24, 2)][:8])  # rejoins after leaving
+    assert _stats() == {"current_users": 30, "peak_users": 30, "total_joins": 42, "message_count": 0}
+    _run_concurrently(invoke, [("leave", i) for i in range(100, 110)])
+    assert _stats() == {"current_users": 20, "peak_users": 30, "total_joins": 42, "message_count": 0}
+    assert _open_sessions() == _live_members() and len(_live_members()) == 20
+
 
 @pytest.mark.parametrize("seed", [7, 8])
 def test_concurrent_mixed_interleaving(atomic_moto, invoke, seed):
