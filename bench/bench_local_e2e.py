@@ -60,7 +60,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-async def scenario(runtime: RunningRuntime, clients: int, rooms: int, messages: int, deadline_s: float) -> dict[str, Any]:
+async def scenario(
+    runtime: RunningRuntime, clients: int, rooms: int, messages: int, deadline_s: float, pause_s: float = 0.0
+) -> dict[str, Any]:
     room_ids = [runtime.create_room(f"bench {i}")["room_id"] for i in range(rooms)]
     crowd = [Client(i, room_ids[i % rooms], runtime.token(f"bench-{i}", f"Bench {i}")) for i in range(clients)]
     readers: list[asyncio.Task[None]] = []
@@ -86,6 +88,8 @@ async def scenario(runtime: RunningRuntime, clients: int, rooms: int, messages: 
             ack = await client.request({"action": "send", "room_id": client.room, "text": text}, 60)
             if ack.get("type") != "ack":
                 acks_failed += 1
+            if pause_s:
+                await asyncio.sleep(pause_s)
 
     started = time.perf_counter()
     await asyncio.wait_for(asyncio.gather(*(talk(c) for c in crowd)), deadline_s)
@@ -126,19 +130,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rooms", type=int, default=8)
     parser.add_argument("--messages", type=int, default=10, help="messages per client")
     parser.add_argument("--max-concurrency", type=int, default=4, help="worker processes per function")
+    parser.add_argument("--pause", type=float, default=0.0,
+                        help="seconds a client waits after each ack (0: closed loop, the runtime saturated)")
     parser.add_argument("--deadline", type=float, default=300, help="seconds the sending may take at most")
     args = parser.parse_args(argv)
     if not (1 <= args.rooms <= args.clients <= 500 and 1 <= args.messages <= 1000):
         parser.error("need 1 <= rooms <= clients <= 500 and 1 <= messages <= 1000")
     runtime = start_runtime("--quiet", "--no-receiver", "--max-concurrency", str(args.max_concurrency))
     try:
-        result = asyncio.run(scenario(runtime, args.clients, args.rooms, args.messages, args.deadline))
+        result = asyncio.run(scenario(runtime, args.clients, args.rooms, args.messages, args.deadline, args.pause))
     finally:
         code = runtime.stop()
     ratio = result["delivered"] / result["expected"] if result["expected"] else 1.0
     lat = result["latencies"]
     print(f"local e2e: {args.clients} clients in {args.rooms} rooms, {args.messages} messages each, "
-          f"{args.max_concurrency} workers/function max")
+          f"{args.max_concurrency} workers/function max, pause {args.pause:g}s")
     print(f"  messages sent            {result['sent']}  (acks refused: {result['acks_failed']})")
     print(f"  delivered / expected     {result['delivered']} / {result['expected']} = {ratio:.4f}")
     print(f"  latency p50 / p99 (ms)   {percentile(lat, 0.5):.1f} / {percentile(lat, 0.99):.1f}"

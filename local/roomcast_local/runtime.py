@@ -384,19 +384,25 @@ class Runtime:
 
     async def stop(self) -> None:
         started = time.perf_counter()
+
+        def mark(what: str) -> None:
+            self.log.runtime(f"{what} stopped ({time.perf_counter() - started:.1f}s)")
+
         for poller in self.pollers:
             poller.request_stop()
         if self.gateway is not None:
             await self.gateway.stop()  # closes sockets (1001) and runs their $disconnect
-            self.log.runtime(f"gateway stopped ({time.perf_counter() - started:.1f}s)")
+            mark("gateway")
+        if self.functions is not None:
+            # Before joining the pollers: an invocation still in flight (a webhook to a
+            # slow receiver) is cut off instead of holding the shutdown for its timeout.
+            await asyncio.to_thread(self.functions.stop)
+            mark("workers")
         await asyncio.to_thread(self._stop_pollers)
-        self.log.runtime(f"pollers stopped ({time.perf_counter() - started:.1f}s)")
+        mark("pollers")
         if self.http is not None:
             await asyncio.to_thread(self.http.stop)
-            self.log.runtime(f"http stopped ({time.perf_counter() - started:.1f}s)")
-        if self.functions is not None:
-            await asyncio.to_thread(self.functions.stop)
-            self.log.runtime(f"workers stopped ({time.perf_counter() - started:.1f}s)")
+            mark("http")
         self.executor.shutdown(wait=False, cancel_futures=True)
         if self.receiver is not None:
             try:
