@@ -6,6 +6,7 @@ import importlib.util
 import json
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -57,10 +58,21 @@ def reset_caches() -> None:
 def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The template's table, queues and secrets in moto; every function's env applied."""
     from moto import mock_aws
+    from moto.core.botocore_stubber import BotocoreStubber
 
     from roomcast_local.cfn import load_template
     from roomcast_local.stack import provision
 
+    # DynamoDB applies each request atomically; moto's in-process backend does not, and the
+    # code under test issues requests from worker threads (fan-out, close, delivery).
+    moto_lock = threading.RLock()
+    unlocked = BotocoreStubber.process_request
+
+    def one_request_at_a_time(self: BotocoreStubber, request: Any) -> Any:
+        with moto_lock:
+            return unlocked(self, request)
+
+    monkeypatch.setattr(BotocoreStubber, "process_request", one_request_at_a_time)
     with mock_aws():
         provisioned = provision(
             load_template(ROOT / "template.yaml"),
@@ -83,7 +95,9 @@ _loaded: dict[str, ModuleType] = {}
 def load_handler(name: str) -> ModuleType:
     """functions/<name>/app.py as its own module (every function's file is called app.py)."""
     if name not in _loaded:
-        spec = importlib.util.spec_from_file_location(f"fn_{name}", ROOT / "functions" / name / "app.py")
+        spec = importlib.util.spec_from_file_location(
+            f"fn_{name}", ROOT / "functions" / name / "app.py"
+        )
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)

@@ -17,13 +17,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from roomcast_local.harness import RunningRuntime
+from tests.e2e.aio import run
 
 pytestmark = pytest.mark.e2e
 WAIT = 20  # seconds any single expected frame may take (cold starts included)
-
-
-def run(coroutine: Any) -> Any:
-    return asyncio.run(asyncio.wait_for(coroutine, 120))
 
 
 def uid(prefix: str) -> str:
@@ -68,9 +65,16 @@ def connection_of(runtime: RunningRuntime, user_id: str) -> str:
     return found[0]
 
 
-def test_ready_line_names_every_endpoint_and_the_token_command(local_runtime: RunningRuntime) -> None:
+def test_ready_line_names_every_endpoint_and_the_token_command(
+    local_runtime: RunningRuntime,
+) -> None:
     line = local_runtime.ready_line
-    for part in (local_runtime.http_url, local_runtime.ws_url, local_runtime.admin_api_url, local_runtime.admin_key):
+    for part in (
+        local_runtime.http_url,
+        local_runtime.ws_url,
+        local_runtime.admin_api_url,
+        local_runtime.admin_key,
+    ):
         assert part and part in line
     assert "POST " + local_runtime.admin_api_url + "/tokens" in line
     config = local_runtime.config
@@ -81,13 +85,17 @@ def test_ready_line_names_every_endpoint_and_the_token_command(local_runtime: Ru
 
 
 def test_admin_api_requires_the_key(local_runtime: RunningRuntime) -> None:
-    status, body = local_runtime.request("POST", local_runtime.admin_api_url + "/rooms", {"name": "x"})
+    status, body = local_runtime.request(
+        "POST", local_runtime.admin_api_url + "/rooms", {"name": "x"}
+    )
     assert status == 401, body
     status, body = local_runtime.request("GET", local_runtime.admin_api_url + "/no-such-route")
     assert status == 404
 
 
-def test_token_as_subprotocol_is_accepted_and_roomcast_v1_selected(local_runtime: RunningRuntime) -> None:
+def test_token_as_subprotocol_is_accepted_and_roomcast_v1_selected(
+    local_runtime: RunningRuntime,
+) -> None:
     token = local_runtime.token(uid("alice"), "Alice")
 
     async def scenario() -> tuple[str | None, dict[str, Any]]:
@@ -109,8 +117,12 @@ def test_token_as_query_parameter_is_accepted(local_runtime: RunningRuntime) -> 
     assert run(scenario())["type"] == "pong"
 
 
-@pytest.mark.parametrize("suffix", ["?token=not-a-token", "", "?token=eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."])
-def test_bad_or_missing_token_is_refused_at_the_handshake(local_runtime: RunningRuntime, suffix: str) -> None:
+@pytest.mark.parametrize(
+    "suffix", ["?token=not-a-token", "", "?token=eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."]
+)
+def test_bad_or_missing_token_is_refused_at_the_handshake(
+    local_runtime: RunningRuntime, suffix: str
+) -> None:
     async def scenario() -> None:
         async with connect(local_runtime.ws_url + suffix):
             pass
@@ -159,7 +171,9 @@ def test_a_frame_over_32_kb_closes_the_socket_with_1009(local_runtime: RunningRu
 
     async def scenario() -> int | None:
         async with connect(
-            local_runtime.ws_url, subprotocols=["roomcast.v1", token], max_size=None  # type: ignore[list-item]
+            local_runtime.ws_url,
+            subprotocols=["roomcast.v1", token],
+            max_size=None,  # type: ignore[list-item]
         ) as ws:
             await ws.send(json.dumps({"action": "send", "room_id": "x", "text": "a" * (33 * 1024)}))
             with pytest.raises(ConnectionClosed):
@@ -224,7 +238,9 @@ def test_connections_post_get_and_delete(local_runtime: RunningRuntime) -> None:
         async with connect(local_runtime.ws_url, subprotocols=["roomcast.v1", token]) as ws:  # type: ignore[list-item]
             await request(ws, {"action": "ping"})
             cid = connection_of(local_runtime, user)
-            await asyncio.to_thread(client.post_to_connection, ConnectionId=cid, Data=b'{"type":"hello"}')
+            await asyncio.to_thread(
+                client.post_to_connection, ConnectionId=cid, Data=b'{"type":"hello"}'
+            )
             pushed = await recv_json(ws)
             info = await asyncio.to_thread(client.get_connection, ConnectionId=cid)
             await asyncio.to_thread(client.delete_connection, ConnectionId=cid)
@@ -242,7 +258,9 @@ def test_connections_post_get_and_delete(local_runtime: RunningRuntime) -> None:
     assert gone.value.response["ResponseMetadata"]["HTTPStatusCode"] == 410
 
 
-def test_room_close_reaches_the_reference_receiver_through_sqs(local_runtime: RunningRuntime) -> None:
+def test_room_close_reaches_the_reference_receiver_through_sqs(
+    local_runtime: RunningRuntime,
+) -> None:
     from roomcast_local.cfn import load_template
     from roomcast_local.harness import ROOT
 

@@ -18,14 +18,11 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from roomcast_local.harness import RunningRuntime, start_runtime
+from tests.e2e.aio import run
 
 pytestmark = pytest.mark.e2e
 FIXTURE = Path(__file__).parent / "runtime_fixture" / "template.yaml"
 WAIT = 20
-
-
-def run(coroutine: Any) -> Any:
-    return asyncio.run(asyncio.wait_for(coroutine, 120))
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +30,12 @@ def fixture_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
     logs = tmp_path_factory.mktemp("fixture-runtime")
     runtime = start_runtime(
         "--no-receiver",
-        "--idle-timeout", "2",
-        "--max-connection-seconds", "6",
-        "--max-concurrency", "2",
+        "--idle-timeout",
+        "2",
+        "--max-connection-seconds",
+        "6",
+        "--max-concurrency",
+        "2",
         template=FIXTURE,
         log_path=logs / "runtime.log",
         env={"ROOMCAST_FIXTURE_PARENT_ONLY": "leak"},
@@ -111,7 +111,10 @@ def test_http_api_greedy_path_body_and_response_headers(fixture_runtime: Running
 
 
 def test_a_result_without_status_code_is_a_json_200(fixture_runtime: RunningRuntime) -> None:
-    assert fixture_runtime.request("GET", fixture_runtime.admin_api_url + "/plain") == (200, {"plain": True})
+    assert fixture_runtime.request("GET", fixture_runtime.admin_api_url + "/plain") == (
+        200,
+        {"plain": True},
+    )
 
 
 def test_a_handler_error_is_a_500_without_details(fixture_runtime: RunningRuntime) -> None:
@@ -119,7 +122,9 @@ def test_a_handler_error_is_a_500_without_details(fixture_runtime: RunningRuntim
     assert (status, body) == (500, {"message": "Internal Server Error"})
 
 
-def test_warm_worker_keeps_module_state_and_sees_only_its_environment(fixture_runtime: RunningRuntime) -> None:
+def test_warm_worker_keeps_module_state_and_sees_only_its_environment(
+    fixture_runtime: RunningRuntime,
+) -> None:
     _, first = fixture_runtime.request("GET", fixture_runtime.admin_api_url + "/state")
     _, second = fixture_runtime.request("GET", fixture_runtime.admin_api_url + "/state")
     assert second["pid"] == first["pid"]
@@ -134,10 +139,15 @@ def test_warm_worker_keeps_module_state_and_sees_only_its_environment(fixture_ru
     assert 0 < first["remaining_ms"] <= 5000
     assert first["request_id"] != second["request_id"]
     assert first["leaked"] is None  # the runtime's own environment stays out
-    assert "[HttpFunction#" in fixture_runtime.log_text() and "cold start: Init Duration" in fixture_runtime.log_text()
+    assert (
+        "[HttpFunction#" in fixture_runtime.log_text()
+        and "cold start: Init Duration" in fixture_runtime.log_text()
+    )
 
 
-def test_timeout_kills_the_worker_and_the_next_call_gets_a_fresh_one(fixture_runtime: RunningRuntime) -> None:
+def test_timeout_kills_the_worker_and_the_next_call_gets_a_fresh_one(
+    fixture_runtime: RunningRuntime,
+) -> None:
     status, _ = fixture_runtime.request("GET", fixture_runtime.admin_api_url + "/slow")
     assert status == 500
     assert "Task timed out after 1.00 seconds" in fixture_runtime.log_text()
@@ -179,7 +189,11 @@ def test_binary_frames_reach_default_base64_encoded(fixture_runtime: RunningRunt
             return json.loads(await asyncio.wait_for(ws.recv(), WAIT))
 
     reply = run(scenario())
-    assert reply["route"] == "$default" and reply["isBase64Encoded"] is True and reply["body"] == {"binary": "AQI="}
+    assert (
+        reply["route"] == "$default"
+        and reply["isBase64Encoded"] is True
+        and reply["body"] == {"binary": "AQI="}
+    )
 
 
 def test_one_way_route_sends_nothing_back_and_errors_get_api_gateways_frame(
@@ -208,8 +222,12 @@ def test_connect_response_selects_the_subprotocol(fixture_runtime: RunningRuntim
     assert run(scenario()) == "echo.v1"
 
 
-@pytest.mark.parametrize(("query", "status"), [("deny=1", 403), ("unauth=1", 401), ("refuse=1", 403)])
-def test_authorizer_and_connect_refusals(fixture_runtime: RunningRuntime, query: str, status: int) -> None:
+@pytest.mark.parametrize(
+    ("query", "status"), [("deny=1", 403), ("unauth=1", 401), ("refuse=1", 403)]
+)
+def test_authorizer_and_connect_refusals(
+    fixture_runtime: RunningRuntime, query: str, status: int
+) -> None:
     async def scenario() -> None:
         async with connect(f"{fixture_runtime.ws_url}?{query}"):
             pass
@@ -260,7 +278,9 @@ def test_sqs_source_partial_failures_and_redrive(fixture_runtime: RunningRuntime
     dlq = sqs.get_queue_url(QueueName="roomcast-local-DeadLetters")["QueueUrl"]
     for body in ("ok-1", "ok-2", "fail-1", "ok-3"):
         sqs.send_message(
-            QueueUrl=queue, MessageBody=body, MessageAttributes={"kind": {"DataType": "String", "StringValue": "t"}}
+            QueueUrl=queue,
+            MessageBody=body,
+            MessageAttributes={"kind": {"DataType": "String", "StringValue": "t"}},
         )
     for body in ("ok-1", "ok-2", "ok-3"):
         item = table_item(fixture_runtime, "sqs#" + body)
@@ -336,8 +356,6 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "gone"
-
-
 
 
 def test_env_flag_overrides_every_functions_environment(runtime_factory: Any) -> None:
