@@ -257,7 +257,7 @@ class LocalHttpServer:
                     elif path == API_PREFIX or path.startswith(API_PREFIX + "/"):
                         self._http_api(path[len(API_PREFIX):] or "/", split.query)
                     elif self.command in ("GET", "HEAD"):
-                        self._static(path)
+                        self._static(path, split.query)
                     else:
                         self._json(404, {"message": "Not Found"})
                 except (BrokenPipeError, ConnectionResetError):
@@ -325,7 +325,7 @@ class LocalHttpServer:
                 self._send(status, headers, data)
 
             # ---------------------------------------------------------- static
-            def _static(self, path: str) -> None:
+            def _static(self, path: str, query: str = "") -> None:
                 if path == "/local/connections":
                     found = outer.gateway.run(outer.gateway.list_connections()) if outer.gateway else []
                     self._json(200, {"connections": found})
@@ -338,7 +338,9 @@ class LocalHttpServer:
                     # The demo page lives at /client/demo/ so its relative imports of the
                     # client (../roomcast.js) resolve as they do on disk.
                     if (outer.static_root / "demo" / "index.html").is_file():
-                        self._send(302, [("Location", "/client/demo/")], b"")
+                        # Keep ?room=&user= so shared demo links still prefill and join.
+                        location = "/client/demo/" + (f"?{query}" if query else "")
+                        self._send(302, [("Location", location)], b"")
                     else:
                         self._send(200, [("Content-Type", "text/html; charset=utf-8")], _placeholder(outer.config()))
                     return

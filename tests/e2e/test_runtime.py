@@ -290,3 +290,11 @@ def test_room_close_reaches_the_reference_receiver_through_sqs(
     assert status == 200, sync
     assert [m["text"] for m in sync["chat_history"]] == ["last words"]
     assert [s["user_id"] for s in sync["session_history"]] == [admin]
+
+
+def test_demo_link_at_root_keeps_its_query_through_the_redirect(local_runtime: RunningRuntime) -> None:
+    import requests
+
+    response = requests.get(f"{local_runtime.base_url}/?room=lobby&user=ann", allow_redirects=False, timeout=10)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/client/demo/?room=lobby&user=ann"
