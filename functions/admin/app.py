@@ -12,7 +12,9 @@ from pydantic import ValidationError
 from roomcast import auth
 from roomcast.dal.store import get_store
 from roomcast.errors import BadRequest, RoomcastError, Unauthorized, error_body, http_status
-from roomcast.logic import rooms
+from roomcast.gateway import Gateway, management_endpoint
+from roomcast.logic import closing, rooms, webhook_admin
+from roomcast.logic.context import Services
 from roomcast.models.admin import CreateRoomRequest, MintTokenRequest
 from roomcast.observability import logger, metrics
 
@@ -75,8 +77,10 @@ def health() -> dict[str, Any]:
 @app.post("/rooms")
 def create_room() -> Response:
     request = CreateRoomRequest.model_validate(_body())
-    room = rooms.create_room(get_store(), request)
-    return _json(201, rooms.room_view(room).dump())
+    room, generated_secret = rooms.create_room_with_secret(get_store(), request)
+    view = rooms.room_view(room)
+    view.webhook_secret = generated_secret  # shown once, never again
+    return _json(201, view.dump())
 
 
 @app.get("/rooms")
@@ -89,6 +93,27 @@ def list_rooms() -> dict[str, Any]:
 @app.get("/rooms/<room_id>")
 def get_room(room_id: str) -> dict[str, Any]:
     return rooms.get_room(get_store(), room_id).dump()
+
+
+def _services() -> Services:
+    return Services(store=get_store(), gateway=Gateway(management_endpoint(None, None)))
+
+
+@app.delete("/rooms/<room_id>")
+def close_room(room_id: str) -> Response:
+    closed_by = app.current_event.get_query_string_value("closed_by", None) or "admin-api"
+    result = closing.close_room(_services(), room_id, closed_by[:128])
+    return _json(202, result.dump())
+
+
+@app.get("/rooms/<room_id>/deliveries")
+def list_deliveries(room_id: str) -> dict[str, Any]:
+    return webhook_admin.list_deliveries(get_store(), room_id).dump()
+
+
+@app.post("/rooms/<room_id>/deliveries/<delivery_id>/replay")
+def replay_delivery(room_id: str, delivery_id: str) -> Response:
+    return _json(202, webhook_admin.replay(get_store(), room_id, delivery_id).dump())
 
 
 @app.post("/tokens")

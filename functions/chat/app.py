@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from roomcast.logic import chat
+from roomcast.logic import chat, closing
 from roomcast.logic.context import Caller, Services
 from roomcast.models.frames import CHAT_ACTIONS, CHAT_FRAME_ADAPTER
 from roomcast.observability import logger, metrics
@@ -17,6 +17,7 @@ _ACTIONS = {
     "history": chat.history,
     "typing": chat.typing,
     "ping": lambda services, caller, frame: chat.ping(frame),
+    "close": closing.close_action,
 }
 
 

@@ -39,6 +39,27 @@ class Settings(BaseModel):
     max_sdp_bytes: int = Field(default=16 * 1024, alias="MAX_SDP_BYTES", ge=256, le=30 * 1024)
     max_candidate_bytes: int = Field(default=2048, alias="MAX_CANDIDATE_BYTES", ge=128, le=16 * 1024)
     stage: str = Field(default="prod", alias="STAGE")
+    # ---- webhooks (DESIGN §5; docs/webhooks.md)
+    default_webhook_url: str = Field(default="", alias="DEFAULT_WEBHOOK_URL")
+    default_webhook_secret_id: str = Field(default="", alias="DEFAULT_WEBHOOK_SECRET_ID")
+    # Per-room secrets are created under this Secrets Manager name prefix (IAM is scoped to it).
+    webhook_secret_prefix: str = Field(default="roomcast/webhook/", alias="WEBHOOK_SECRET_PREFIX")
+    # Retry waits in seconds after each failed attempt; the queue's maxReceiveCount ends it.
+    webhook_schedule: str = Field(
+        default="60,300,1800,7200,21600,43200,86400,172800", alias="WEBHOOK_SCHEDULE"
+    )
+    webhook_jitter: float = Field(default=0.1, alias="WEBHOOK_JITTER", ge=0, le=0.5)
+    # Only tests and the local runtime turn this on; the template never sets it.
+    webhook_allow_loopback: bool = Field(default=False, alias="WEBHOOK_ALLOW_LOOPBACK")
+    webhook_max_part_bytes: int = Field(
+        default=512 * 1024, alias="WEBHOOK_MAX_PART_BYTES", ge=1024, le=6 * 1024 * 1024
+    )
+    webhook_page_size: int = Field(default=500, alias="WEBHOOK_PAGE_SIZE", ge=1, le=10000)
+    webhook_connect_timeout: float = Field(default=3.0, alias="WEBHOOK_CONNECT_TIMEOUT", gt=0)
+    webhook_read_timeout: float = Field(default=15.0, alias="WEBHOOK_READ_TIMEOUT", gt=0)
+    # Bytes of the receiver's answer kept in the attempt record (the rest is never read).
+    webhook_response_bytes: int = Field(default=1024, alias="WEBHOOK_RESPONSE_BYTES", ge=0, le=65536)
+    webhook_workers: int = Field(default=10, alias="WEBHOOK_WORKERS", ge=1, le=64)
 
     model_config = {"populate_by_name": True, "extra": "ignore"}
 

@@ -45,20 +45,54 @@ def room_view(room: Room, store: RoomStore | None = None) -> RoomView:
 
 
 def create_room(store: RoomStore, request: CreateRoomRequest) -> Room:
+    return create_room_with_secret(store, request)[0]
+
+
+def create_room_with_secret(store: RoomStore, request: CreateRoomRequest) -> tuple[Room, str | None]:
+    """Create a room; with a callback_url, check it (SSRF) and store its secret.
+
+    Returns the room and the webhook secret when roomcast generated it (shown once).
+    """
+    from roomcast.errors import BadRequest
+    from roomcast.webhooks import secrets, signing, ssrf
+
     created_at = now_ms()
+    room_id = request.room_id or new_id(created_at)
+    generated: str | None = None
+    secret_id: str | None = None
+    callback_url = request.callback_url.strip() if request.callback_url else None
+    if request.webhook_secret and not callback_url:
+        raise BadRequest("webhook_secret needs a callback_url (the default endpoint has its own)")
+    if callback_url:
+        ssrf.check_url(callback_url, get_settings().webhook_allow_loopback)
+        secret_id = secrets.room_secret_name(room_id)
     room = Room(
-        room_id=request.room_id or new_id(created_at),
+        room_id=room_id,
         name=request.name,
         admin_user_ids=list(dict.fromkeys(request.admin_user_ids)),
         metadata=request.metadata,
         created_at=created_at,
+        callback_url=callback_url,
+        webhook_secret_id=secret_id,
     )
     store.create_room(room)
-    return room
+    if callback_url:
+        secret = request.webhook_secret or signing.generate_secret()
+        generated = None if request.webhook_secret else secret
+        secrets.store_room_secret(room_id, secret)
+    return room, generated
 
 
 def get_room(store: RoomStore, room_id: str) -> RoomView:
-    return room_view(store.require_room(room_id), store)
+    room = store.require_room(room_id)
+    view = room_view(room, store)
+    if room.delivery_id:
+        from roomcast.dal.deliveries import DeliveryStore
+
+        record = DeliveryStore(store.table, store.client).get(room.room_id, room.delivery_id)
+        view.delivery_id = room.delivery_id
+        view.delivery_status = record.status if record else None
+    return view
 
 
 def list_rooms(store: RoomStore, limit: int, cursor: str | None) -> RoomList:

@@ -36,6 +36,20 @@ class CreateRoomRequest(StrictModel):
         if problem := storable_problem(value, max_depth=16):
             raise ValueError(f"metadata {problem}")
         return value
+    # The room's own webhook endpoint (https, public addresses only); the stack's default
+    # endpoint is used when absent.
+    callback_url: str | None = Field(default=None, min_length=8, max_length=2048)
+    # whsec_<base64>; generated (and returned once) when a callback_url comes without one.
+    webhook_secret: str | None = Field(default=None, min_length=16, max_length=256)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_is_base64(cls, value: str | None) -> str | None:
+        if value is not None:
+            from roomcast.webhooks.signing import secret_key
+
+            secret_key(value)  # ValueError -> 400 with the reason
+        return value
 
 
 class MintTokenRequest(StrictModel):
@@ -69,6 +83,10 @@ class RoomView(OutModel):
     closed_at: str | None = None
     closed_by: str | None = None
     callback_url: str | None = None
+    # Only in the answer to the create that generated it: it is never shown again.
+    webhook_secret: str | None = None
+    delivery_id: str | None = None
+    delivery_status: str | None = None
     stats: StatsView
     members: list[Member] | None = None
     # The room's latest calls (WebRTC signaling), oldest first; all of them go to call_history.

@@ -58,12 +58,19 @@ class PingFrame(ClientFrame):
     action: Literal["ping"]
 
 
+class CloseFrame(ClientFrame):
+    """Room admins only: close the room (same effect as the admin API's DELETE)."""
+
+    action: Literal["close"]
+    room_id: RoomId
+
+
 ChatFrame = Annotated[
-    JoinFrame | LeaveFrame | SendFrame | HistoryFrame | TypingFrame | PingFrame,
+    JoinFrame | LeaveFrame | SendFrame | HistoryFrame | TypingFrame | PingFrame | CloseFrame,
     Field(discriminator="action"),
 ]
 CHAT_FRAME_ADAPTER: TypeAdapter[Any] = TypeAdapter(ChatFrame)
-CHAT_ACTIONS = frozenset({"join", "leave", "send", "history", "typing", "ping"})
+CHAT_ACTIONS = frozenset({"join", "leave", "send", "history", "typing", "ping", "close"})
 
 # ---------------------------------------------------------------- server -> client
 
