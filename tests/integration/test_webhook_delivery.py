@@ -108,3 +108,47 @@ def test_500_500_200_retries_through_the_queue(webhook_stack, invoke, monkeypatc
     assert [a.get("next_retry_in_seconds") for a in delivery["attempts"]] == [10, 20, None]
     assert delivery["attempts"][0]["response"] == "boom"
     assert driver.depth() == 0
+
+
+def test_a_retry_resumes_at_the_first_undelivered_part(webhook_stack, invoke, monkeypatch):
+    monkeypatch.setenv("WEBHOOK_MAX_PART_BYTES", "2048")
+    from roomcast.settings import reset_settings
+
+    reset_settings()
+    replies = [Reply(200), Reply(200), Reply(500, b"part 3 failed")]
+    with ScriptedReceiver(replies) as receiver:
+        create_room(invoke, "resume", receiver.url)
+        _chat(invoke, "resume", [f"message {i} " + "x" * 100 for i in range(40)])
+        delivery_id = _close(invoke, "resume")
+        driver = QueueDriver(webhook_stack, invoke)
+        _, failed = driver.poll_once()
+        assert len(failed) == 1
+        driver.fast_forward(failed[0])
+        _, failed = driver.poll_once()
+        assert failed == []
+    sent = [r.headers["webhook-id"] for r in receiver.requests]
+    parts = int(sent[-1].rsplit(".", 1)[1])
+    assert parts > 3
+    # parts 1 and 2 once, part 3 twice (failed, then retried), the rest once, in order
+    expected = [f"{delivery_id}.{n}" for n in (1, 2, 3, *range(3, parts + 1))]
+    assert sent == expected
+    _, listing = admin(invoke, "GET", "/rooms/resume/deliveries")
+    (delivery,) = listing["deliveries"]
+    assert delivery["parts_total"] == parts and delivery["status"] == "delivered"
+
+
+def test_the_ssrf_guard_runs_again_at_send_time(webhook_stack, invoke, monkeypatch):
+    with ScriptedReceiver() as receiver:
+        create_room(invoke, "rebound", receiver.url)  # accepted while loopback was allowed
+        _close(invoke, "rebound")
+        monkeypatch.setenv("WEBHOOK_ALLOW_LOOPBACK", "false")
+        from roomcast.settings import reset_settings
+
+        reset_settings()
+        driver = QueueDriver(webhook_stack, invoke)
+        _, failed = driver.poll_once()
+        assert len(failed) == 1
+    assert receiver.requests == []  # nothing was sent to the now-refused address
+    _, listing = admin(invoke, "GET", "/rooms/rebound/deliveries")
+    (attempt,) = listing["deliveries"][0]["attempts"]
+    assert attempt["error"].startswith("unsafe_url") and "status_code" not in attempt
