@@ -53,6 +53,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if error is not None:
             raise error
 
-    return process_partial_response(
+    response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
+    return dict(response)
