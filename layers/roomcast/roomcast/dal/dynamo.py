@@ -60,7 +60,7 @@ def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def to_value(value: Any) -> dict[str, Any]:
-    return _serializer.serialize(_dynamo_value(value))
+    return dict(_serializer.serialize(_dynamo_value(value)))
 
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:

@@ -148,9 +148,33 @@ class RoomStore:
                 raise InvalidCursor()
             params["ExclusiveStartKey"] = start
         response = self.client.query(**params)
-        rooms = [_room_from_item(from_item(i)) for i in response.get("Items", [])]
+        room_ids = [from_item(i)["room_id"] for i in response.get("Items", [])]
+        by_id = self._rooms_by_id(room_ids)
+        rooms = [by_id[r] for r in room_ids if r in by_id]
         last = response.get("LastEvaluatedKey")
         return rooms, (encode_cursor(last) if last else None)
+
+    def _rooms_by_id(self, room_ids: list[str]) -> dict[str, Room]:
+        """Room META items for up to 100 ids in one BatchGetItem (+ retries of unprocessed keys).
+
+        The index projects only ids (see template.yaml), so a listing reads the rooms
+        themselves, consistently, from the table.
+        """
+        found: dict[str, Room] = {}
+        pending: list[dict[str, Any]] = [key(keys.room_pk(r), keys.META) for r in room_ids]
+        for attempt in range(6):
+            if not pending:
+                break
+            if attempt:
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+            result = self.client.batch_get_item(
+                RequestItems={self.table: {"Keys": pending, "ConsistentRead": True}}
+            )
+            for item in result.get("Responses", {}).get(self.table, []):
+                room = _room_from_item(from_item(item))
+                found[room.room_id] = room
+            pending = result.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
+        return found
 
     def add_join_stats(self, room_id: str) -> int:
         """Count a join atomically; returns current_users right after this join."""
