@@ -27,8 +27,6 @@ class Settings(BaseModel):
     # API Gateway ends a connection after 2 hours; TTL removes what $disconnect missed.
     connection_ttl_seconds: int = Field(default=3 * 3600, alias="CONNECTION_TTL_SECONDS", ge=60)
     default_token_ttl_seconds: int = Field(default=3600, alias="TOKEN_TTL_SECONDS", ge=60)
-    # Room records are kept this long after a close (0 keeps them forever).
-    closed_room_ttl_seconds: int = Field(default=0, alias="CLOSED_ROOM_TTL_SECONDS", ge=0)
     # WebRTC signaling (logic/signaling.py). An invite nobody answers becomes `missed`
     # after this long (a delayed SQS message; SQS caps DelaySeconds at 900).
     call_ring_timeout_seconds: int = Field(default=30, alias="CALL_RING_TIMEOUT_SECONDS", ge=1, le=900)
