@@ -11,7 +11,14 @@ from pydantic import ValidationError
 
 from roomcast import auth
 from roomcast.dal.store import get_store
-from roomcast.errors import BadRequest, RoomcastError, Unauthorized, error_body, http_status
+from roomcast.errors import (
+    BadRequest,
+    NotFound,
+    RoomcastError,
+    Unauthorized,
+    error_body,
+    http_status,
+)
 from roomcast.gateway import Gateway, management_endpoint
 from roomcast.logic import closing, rooms, webhook_admin
 from roomcast.logic.context import Services
@@ -40,6 +47,18 @@ app.use(middlewares=[require_api_key])
 @app.exception_handler(RoomcastError)
 def _domain_error(exc: RoomcastError) -> Response:
     return _json(http_status(exc), error_body(exc))
+
+
+@app.not_found
+def _no_route(exc: Exception) -> Response:
+    return _domain_error(NotFound("no such route"))
+
+
+@app.exception_handler(Exception)
+def _unexpected(exc: Exception) -> Response:
+    # Our error body with no detail, rather than API Gateway's bare 500; the trace is logged.
+    logger.exception("admin request failed")
+    return _json(500, error_body(exc))
 
 
 @app.exception_handler(ValidationError)

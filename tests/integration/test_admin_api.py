@@ -226,3 +226,25 @@ def test_metadata_within_limits_round_trips(stack, invoke):
     metadata = {"topic": "launch", "n": 10**37, "f": 0.25, "tags": ["a", {"b": None}], "flag": False}
     assert _create(invoke, {"room_id": "m", "name": "m", "metadata": metadata})["statusCode"] == 201
     assert reply_body(invoke("admin", _get_room("m")))["metadata"] == metadata
+
+
+def test_unknown_route_is_a_404_error_body(stack, invoke):
+    event = http_event("http-health.json")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/nope"
+    event["routeKey"] = event["requestContext"]["routeKey"] = "GET /nope"
+    response = invoke("admin", event)
+    assert response["statusCode"] == 404
+    assert json.loads(response["body"])["code"] == "not_found"
+
+
+def test_an_unexpected_failure_is_a_500_error_body_without_detail(stack, invoke, monkeypatch):
+    from roomcast.dal.store import RoomStore
+
+    def broken(self, room_id, consistent=True):
+        raise RuntimeError("table exploded: secret detail")
+
+    monkeypatch.setattr(RoomStore, "get_room", broken)
+    response = invoke("admin", http_event("http-get-room.json"))
+    assert response["statusCode"] == 500
+    body = json.loads(response["body"])
+    assert body == {"type": "error", "code": "internal_error", "message": "internal error"}
