@@ -99,6 +99,7 @@ CREATE TABLE IF NOT EXISTS calls (
     sync_id TEXT NOT NULL, part INTEGER NOT NULL, seq INTEGER NOT NULL,
     room_id TEXT NOT NULL, call_id TEXT, caller TEXT, callee TEXT, media TEXT, status TEXT,
     invited_at TEXT, started_at TEXT, ended_at TEXT, duration_seconds REAL, ended_by TEXT,
+    reason TEXT,
     PRIMARY KEY (sync_id, part, seq)
 );
 """
@@ -110,7 +111,7 @@ SESSION_FIELDS = (
 )  # fmt: skip
 CALL_FIELDS = (
     "call_id", "caller", "callee", "media", "status", "invited_at", "started_at", "ended_at",
-    "duration_seconds", "ended_by",
+    "duration_seconds", "ended_by", "reason",
 )  # fmt: skip
 
 

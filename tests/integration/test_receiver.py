@@ -89,6 +89,7 @@ def room_data(
                 "ended_at": "t2",
                 "duration_seconds": 60,
                 "ended_by": "bob",
+                "reason": "hangup",
             }
         ],
         "sync": sync or {"sync_id": f"sync-{room_id}", "part": 1, "last": True},

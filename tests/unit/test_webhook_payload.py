@@ -27,7 +27,8 @@ class FakeStore:
         ]
         self.calls = [
             CallRecord(room_id="r", call_id=f"k{i:04d}", caller="a", callee="b", status="ended",
-                       invited_at=BASE, started_at=BASE + 1000, ended_at=BASE + 61000, ended_by="a")
+                       invited_at=BASE, started_at=BASE + 1000, ended_at=BASE + 61000, ended_by="a",
+                       reason="hangup")
             for i in range(calls)
         ]
         self.pages_served = 0
@@ -68,6 +69,7 @@ def test_small_room_is_one_last_part_with_every_field():
     assert data["chat_history"][0] == {"id": "m000000", "user_id": "u", "name": "U", "text": "hello", "sent_at": "2026-11-22T04:00:00.000Z"}
     assert data["session_history"][0]["duration_seconds"] == 1.5 and data["session_history"][0]["left_at"]
     assert data["call_history"][0]["duration_seconds"] == 60.0 and data["call_history"][0]["media"] == "audio"
+    assert data["call_history"][0]["reason"] == "hangup"
 
 
 def test_large_room_is_cut_in_order_under_the_limit():

@@ -81,6 +81,8 @@ def call_item(c: CallRecord) -> dict[str, Any]:
         "ended_at": _time(c.ended_at),
         "duration_seconds": _seconds(duration),
         "ended_by": c.ended_by,
+        # Why it ended as it did: busy, user-offline, no-answer, hangup, disconnected...
+        "reason": c.reason,
     }
 
 
