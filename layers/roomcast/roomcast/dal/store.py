@@ -511,39 +511,31 @@ class RoomStore:
 
     def iter_messages(self, room_id: str, page_size: int = 500) -> Iterator[list[MessageRecord]]:
         """Every message of a room, oldest first, one page at a time."""
-        for page in query_pages(
-            self.client,
-            TableName=self.table,
-            KeyConditionExpression="pk = :p AND begins_with(sk, :m)",
-            ExpressionAttributeValues=values(p=keys.room_pk(room_id), m="MSG#"),
-            Limit=page_size,
-        ):
+        for page in self._room_pages(room_id, "MSG#", page_size):
             yield [MessageRecord(**i) for i in page]
 
     # --------------------------------------------------------------- sessions
 
     def iter_sessions(self, room_id: str, page_size: int = 500) -> Iterator[list[SessionRecord]]:
-        for page in query_pages(
-            self.client,
-            TableName=self.table,
-            KeyConditionExpression="pk = :p AND begins_with(sk, :s)",
-            ExpressionAttributeValues=values(p=keys.room_pk(room_id), s="SESSION#"),
-            Limit=page_size,
-        ):
+        for page in self._room_pages(room_id, "SESSION#", page_size):
             yield [SessionRecord(**i) for i in page]
 
     # ------------------------------------------------------------------ calls
 
     def iter_calls(self, room_id: str, page_size: int = 500) -> Iterator[list[CallRecord]]:
         """Every call record of a room, oldest first (call ids are time-ordered)."""
-        for page in query_pages(
+        for page in self._room_pages(room_id, "CALL#", page_size):
+            yield [CallRecord(**i) for i in page]
+
+    def _room_pages(self, room_id: str, prefix: str, page_size: int) -> Iterator[list[dict[str, Any]]]:
+        """One kind of a room's items (by sort-key prefix), oldest first, a page at a time."""
+        return query_pages(
             self.client,
             TableName=self.table,
-            KeyConditionExpression="pk = :p AND begins_with(sk, :c)",
-            ExpressionAttributeValues=values(p=keys.room_pk(room_id), c="CALL#"),
+            KeyConditionExpression="pk = :p AND begins_with(sk, :s)",
+            ExpressionAttributeValues=values(p=keys.room_pk(room_id), s=prefix),
             Limit=page_size,
-        ):
-            yield [CallRecord(**i) for i in page]
+        )
 
 
 @cache
