@@ -84,7 +84,9 @@ def measure(batch: int, delay_ms: int, repeats: int) -> tuple[float, float]:
     from roomcast.models.admin import CreateRoomRequest
     from roomcast.settings import reset_settings
 
-    with moto_stack() as stack, _patched_environ({"WEBHOOK_ALLOW_LOOPBACK": "true", "WEBHOOK_JITTER": "0"}):
+    # Metrics off: the EMF lines the delivery function prints would bury the figures.
+    quiet = {"WEBHOOK_ALLOW_LOOPBACK": "true", "WEBHOOK_JITTER": "0", "POWERTOOLS_METRICS_DISABLED": "true"}
+    with moto_stack() as stack, _patched_environ(quiet):
         reset_settings()
         queue_module.reset_caches()
         receiver = SlowReceiver(delay_ms / 1000)
