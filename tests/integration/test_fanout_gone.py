@@ -212,3 +212,51 @@ def test_gateway_counts_outcomes_directly(stack):
     assert sorted(delivered) == ["a", "b", "c"]  # duplicates are posted once
     assert fake.calls["f"] == 2 and fake.calls["g"] == 1
     assert gateway.broadcast([], {"type": "x"}).delivered == 0
+
+
+def test_stale_connections_are_cleaned_a_bounded_number_per_broadcast(stub, invoke):
+    from roomcast.dal.store import get_store
+    from roomcast.logic.presence import MAX_GONE_CLEANUPS_PER_BROADCAST
+
+    stale = [(f"conn-ghost-{i:02d}", f"ghost{i:02d}") for i in range(MAX_GONE_CLEANUPS_PER_BROADCAST + 3)]
+    _setup_room(invoke, members=[("conn-alice-1", "alice"), ("conn-bob-1", "bob"), *stale])
+    stub.gone.update(cid for cid, _ in stale)
+
+    ack = reply_body(invoke("chat", ws_event("ws-send.json", body={"action": "send", "room_id": "lobby", "text": "one"})))
+    assert ack["type"] == "ack" and ack["delivered"] == 1 and ack["gone"] == len(stale)
+    left = {m.connection_id for m in get_store().members("lobby")} & {cid for cid, _ in stale}
+    assert len(left) == 3  # the first ten were cleaned; three wait for the next broadcast
+
+    ack = reply_body(invoke("chat", ws_event("ws-send.json", body={"action": "send", "room_id": "lobby", "text": "two"})))
+    assert ack["gone"] == 3
+    assert {m.connection_id for m in get_store().members("lobby")} == {"conn-alice-1", "conn-bob-1"}
+
+
+def test_a_close_goes_through_when_a_disconnect_times_out(stub, invoke, monkeypatch):
+    import json as _json
+    import os
+
+    from botocore.exceptions import ReadTimeoutError
+
+    from roomcast.dal.store import get_store
+
+    _setup_room(invoke)
+
+    def slow_delete(ConnectionId: str) -> dict[str, Any]:
+        if ConnectionId == "conn-bob-1":
+            raise ReadTimeoutError(endpoint_url="https://abc123.execute-api.us-east-1.amazonaws.com")
+        stub.deleted.append(ConnectionId)
+        return {}
+
+    monkeypatch.setattr(stub, "delete_connection", slow_delete)
+    event = http_event("http-get-room.json")
+    event["requestContext"]["http"]["method"] = "DELETE"
+    event["routeKey"] = event["requestContext"]["routeKey"] = "DELETE /rooms/{room_id}"
+    response = invoke("admin", event)
+    assert response["statusCode"] == 202, response
+    room = get_store().get_room("lobby")
+    assert room is not None and room.state == "closed"
+    assert set(stub.deleted) == {"conn-alice-1", "conn-carol-1", "conn-dave-1"}
+    messages = boto3.client("sqs").receive_message(QueueUrl=os.environ["JOBS_QUEUE_URL"], MaxNumberOfMessages=10)
+    jobs = [_json.loads(m["Body"]) for m in messages.get("Messages", [])]
+    assert [j["room_id"] for j in jobs] == ["lobby"]

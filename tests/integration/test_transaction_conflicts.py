@@ -97,15 +97,34 @@ def test_join_and_send_survive_transient_conflicts(conflicts, invoke):
     assert _stats() == {"current_users": 1, "peak_users": 2, "total_joins": 2, "message_count": 1}
 
 
-def test_persistent_conflict_is_an_error_and_writes_nothing(conflicts, invoke):
+def test_persistent_conflict_is_a_retryable_conflict_and_writes_nothing(conflicts, invoke):
     from roomcast.dal.store import CONFLICT_ATTEMPTS
 
     assert reply_body(invoke("chat", ws_event("ws-join.json")))["type"] == "joined"
     conflicts.pending.update(transact=CONFLICT_ATTEMPTS)
     reply = reply_body(invoke("chat", ws_event("ws-send.json")))
     assert reply["type"] == "error" and reply["request_id"] == "r-send-1"
-    assert reply["message"] == "internal error"  # no detail leaks to the client
+    # A stable code the client can retry on, not internal_error; no detail leaks.
+    assert reply["code"] == "conflict" and reply["message"] == "the room is busy; try again"
     assert _stats()["message_count"] == 0
     # The client's resend (same client_msg_id) goes through once the room calms down.
     ack = reply_body(invoke("chat", ws_event("ws-send.json")))
     assert ack["type"] == "ack" and ack["duplicate"] is False
+
+
+def test_throttled_table_is_rate_limited_not_internal_error(conflicts, invoke, monkeypatch):
+    assert reply_body(invoke("chat", ws_event("ws-join.json")))["type"] == "joined"
+
+    def throttled(**params: Any) -> Any:
+        raise ClientError(
+            {
+                "Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"},
+                "ResponseMetadata": {"HTTPStatusCode": 400},
+            },
+            "TransactWriteItems",
+        )
+
+    monkeypatch.setattr(conflicts.client, "transact_write_items", throttled)
+    reply = reply_body(invoke("chat", ws_event("ws-send.json")))
+    assert reply["type"] == "error" and reply["code"] == "rate_limited"
+    assert _stats()["message_count"] == 0

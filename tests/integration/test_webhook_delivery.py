@@ -152,3 +152,20 @@ def test_the_ssrf_guard_runs_again_at_send_time(webhook_stack, invoke, monkeypat
     _, listing = admin(invoke, "GET", "/rooms/rebound/deliveries")
     (attempt,) = listing["deliveries"][0]["attempts"]
     assert attempt["error"].startswith("unsafe_url") and "status_code" not in attempt
+
+
+def test_a_room_whose_secret_cannot_be_stored_is_taken_back(webhook_stack, invoke, monkeypatch):
+    from roomcast.webhooks import secrets
+
+    def refused(room_id: str, secret: str) -> str:
+        raise RuntimeError("secretsmanager unavailable")
+
+    working = secrets.store_room_secret
+    monkeypatch.setattr(secrets, "store_room_secret", refused)
+    status, body = admin(invoke, "POST", "/rooms", {"room_id": "orphan", "name": "O", "callback_url": "http://127.0.0.1:9/hook"})
+    assert status == 500 and body["code"] == "internal_error"
+    monkeypatch.setattr(secrets, "store_room_secret", working)
+    status, _ = admin(invoke, "GET", "/rooms/orphan")
+    assert status == 404  # not left behind with a secret id that points at nothing
+    created = create_room(invoke, "orphan", "http://127.0.0.1:9/hook")  # the same request now succeeds
+    assert created["room_id"] == "orphan"

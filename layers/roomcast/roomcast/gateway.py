@@ -129,6 +129,12 @@ class Gateway:
         except ClientError as exc:
             if not _is_gone(exc):
                 logger.warning("delete_connection failed", extra={"connection_id": connection_id})
+        except BotoCoreError as exc:
+            # A timeout here must not abort the caller (a room close disconnecting everyone).
+            logger.warning(
+                "delete_connection failed",
+                extra={"connection_id": connection_id, "error": type(exc).__name__},
+            )
 
 
 def _encode(payload: dict[str, Any]) -> bytes:

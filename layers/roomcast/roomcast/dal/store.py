@@ -19,7 +19,14 @@ from botocore.exceptions import ClientError
 
 from roomcast.dal import keys
 from roomcast.dal.dynamo import dynamodb_client, from_item, key, query_pages, to_item, values
-from roomcast.errors import Conflict, InvalidCursor, NotMember, RoomClosed, RoomNotFound
+from roomcast.errors import (
+    Conflict,
+    InvalidCursor,
+    NotMember,
+    RateLimited,
+    RoomClosed,
+    RoomNotFound,
+)
 from roomcast.models.records import (
     CallRecord,
     Connection,
@@ -63,10 +70,25 @@ def _retry_conflicts(call: Callable[..., Any], **params: Any) -> Any:
         try:
             return call(**params)
         except ClientError as exc:
-            if attempt == CONFLICT_ATTEMPTS - 1 or not _is_conflict(exc):
+            if _is_throttled(exc):
+                # botocore already retried the throttle; the client gets a code it can retry on.
+                raise RateLimited("the table is busy; try again") from exc
+            if not _is_conflict(exc):
                 raise
+            if attempt == CONFLICT_ATTEMPTS - 1:
+                raise Conflict("the room is busy; try again") from exc
         time.sleep(random.uniform(0.005, 0.025) * 2**attempt)
     raise AssertionError("unreachable")
+
+
+_THROTTLE_CODES = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
+
+
+def _is_throttled(error: ClientError) -> bool:
+    code = error.response.get("Error", {}).get("Code")
+    return code in _THROTTLE_CODES or "ThrottlingError" in _cancellation_codes(error)
 
 
 def _room_from_item(item: dict[str, Any]) -> Room:
@@ -118,6 +140,21 @@ class RoomStore:
             if _is_conditional_failure(exc):
                 raise Conflict("a room with this id already exists") from exc
             raise
+
+    def delete_new_room(self, room: Room) -> None:
+        """Undo create_room for a room nobody has used: only if it is still the same,
+        untouched room (same creation time, still open, never joined)."""
+        try:
+            self.client.delete_item(
+                TableName=self.table,
+                Key=key(keys.room_pk(room.room_id), keys.META),
+                ConditionExpression="created_at = :c AND #state = :open AND total_joins = :zero",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues=values(c=room.created_at, open="open", zero=0),
+            )
+        except ClientError as exc:
+            if not _is_conditional_failure(exc):
+                raise
 
     def get_room(self, room_id: str, consistent: bool = True) -> Room | None:
         response = self.client.get_item(
@@ -535,6 +572,8 @@ class RoomStore:
             KeyConditionExpression="pk = :p AND begins_with(sk, :s)",
             ExpressionAttributeValues=values(p=keys.room_pk(room_id), s=prefix),
             Limit=page_size,
+            # Read right after a close ends sessions and calls: the payload must see that.
+            ConsistentRead=True,
         )
 
 

@@ -122,9 +122,14 @@ def _disconnect_members(services: Services, room: Room, exclude: str | None) -> 
     services.gateway.broadcast(targets, frame)
 
     def end(member: MemberRecord) -> None:
-        end_membership(services, member, reason="room_closed", announce=False)
-        if member.connection_id != exclude:
-            services.gateway.disconnect(member.connection_id)
+        # One member's failure must not leave the whole room stuck in `closing`: what is
+        # missed here ends by TTL / $disconnect, and the payload still goes out.
+        try:
+            end_membership(services, member, reason="room_closed", announce=False)
+            if member.connection_id != exclude:
+                services.gateway.disconnect(member.connection_id)
+        except Exception:
+            logger.exception("ending a membership during close failed", extra={"connection_id": member.connection_id})
 
     workers = max(1, min(services.gateway.workers, len(members)))
     with ThreadPoolExecutor(max_workers=workers) as pool:

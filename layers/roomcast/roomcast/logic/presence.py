@@ -12,6 +12,8 @@ from roomcast.models.frames import Member, MemberEventFrame
 from roomcast.models.records import MemberRecord
 from roomcast.observability import logger
 
+MAX_GONE_CLEANUPS_PER_BROADCAST = 10
+
 
 def snapshot(members: Iterable[MemberRecord]) -> list[Member]:
     """One entry per user (a user may hold several connections), earliest join first."""
@@ -45,7 +47,10 @@ def broadcast_to_room(
         (m.connection_id for m in targets if m.connection_id != exclude), payload
     )
     if result.gone and clean_gone:
-        for connection_id in result.gone:
+        # Bounded: each clean-up re-reads and re-notifies the room, so a burst of stale
+        # connections must not eat the sender's invocation. The rest go with the next
+        # broadcast, their $disconnect, or TTL.
+        for connection_id in result.gone[:MAX_GONE_CLEANUPS_PER_BROADCAST]:
             drop_connection(services, connection_id, reason="gone", announce=True)
     return result
 

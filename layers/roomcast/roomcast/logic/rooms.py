@@ -79,7 +79,14 @@ def create_room_with_secret(store: RoomStore, request: CreateRoomRequest) -> tup
     if callback_url:
         secret = request.webhook_secret or signing.generate_secret()
         generated = None if request.webhook_secret else secret
-        secrets.store_room_secret(room_id, secret)
+        try:
+            secrets.store_room_secret(room_id, secret)
+        except Exception:
+            # The room was created first (so a duplicate id never touches another room's
+            # secret); without its secret it could never deliver, so take it back and let
+            # the caller retry the same request.
+            store.delete_new_room(room)
+            raise
     return room, generated
 
 
