@@ -201,3 +201,38 @@ def test_create_room_generates_a_secret_once_and_stores_it(stack, invoke):
     given = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     status, created = admin(invoke, "POST", "/rooms", {"room_id": "given", "name": "Given", "callback_url": "https://93.184.215.14/", "webhook_secret": given})
     assert status == 201 and "webhook_secret" not in created
+
+
+def test_a_close_whose_lambda_died_after_claiming_the_job_is_finished_later(stack, invoke, monkeypatch):
+    from roomcast.dal.deliveries import DeliveryStore
+    from roomcast.dal.store import get_store
+    from roomcast.logic import closing
+    from roomcast.queue import JobsQueue
+
+    create_room(invoke, "crashy", None)
+    working_send = JobsQueue.send
+
+    def died(self, job) -> None:
+        raise RuntimeError("the Lambda died here")
+
+    monkeypatch.setattr(JobsQueue, "send", died)
+    status, _ = admin(invoke, "DELETE", "/rooms/crashy")
+    assert status == 500 and _jobs(stack) == []
+    monkeypatch.setattr(JobsQueue, "send", working_send)
+    store = get_store()
+    room = store.get_room("crashy")
+    deliveries = DeliveryStore(store.table, store.client)
+    # As if it had died for good between the claim and the send: the claim stays.
+    later = closing.now_ms() + 2 * closing.STALE_MS
+    deliveries.update("crashy", room.delivery_id, enqueue_claimed_at=later - 1_000)
+
+    monkeypatch.setattr(closing, "now_ms", lambda: later)
+    status, _ = admin(invoke, "DELETE", "/rooms/crashy")
+    assert status == 202 and _jobs(stack) == []  # a claim younger than STALE_MS is respected
+
+    monkeypatch.setattr(closing, "now_ms", lambda: later + closing.STALE_MS)
+    status, again = admin(invoke, "DELETE", "/rooms/crashy")
+    assert status == 202 and again["delivery_id"] == room.delivery_id
+    assert [j["delivery_id"] for j in _jobs(stack)] == [room.delivery_id]
+    admin(invoke, "DELETE", "/rooms/crashy")
+    assert _jobs(stack) == []  # enqueued_at is set now: no second job

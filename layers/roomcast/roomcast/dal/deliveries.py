@@ -67,12 +67,22 @@ class DeliveryStore:
             raise NotFound("no such delivery")
         return record
 
-    def update(self, room_id: str, delivery_id: str, condition: str | None = None, **fields: Any) -> bool:
-        """SET the given fields (None removes one); False when `condition` does not hold."""
+    def update(
+        self,
+        room_id: str,
+        delivery_id: str,
+        condition: str | None = None,
+        condition_values: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> bool:
+        """SET the given fields (None removes one); False when `condition` does not hold.
+
+        `condition_values` names the condition's own placeholders: {"stale": 5} is `:stale`.
+        """
         names: dict[str, str] = {}
         sets: list[str] = []
         removes: list[str] = []
-        vals: dict[str, Any] = {}
+        vals: dict[str, Any] = dict(condition_values or {})
         for index, (name, value) in enumerate(fields.items()):
             names[f"#f{index}"] = name
             if value is None:

@@ -98,9 +98,17 @@ def _finish(services: Services, room: Room, exclude: str | None, queue: JobsQueu
     if room.state == "closing":
         services.store.transition_room(room.room_id, "closing", "closed")
     deliveries = _deliveries(services)
-    # The conditional claim keeps a recovering close from sending a second job.
-    if deliveries.update(room.room_id, room.delivery_id, condition="attribute_not_exists(enqueue_claimed_at)",
-                         enqueue_claimed_at=now_ms()):
+    # The conditional claim keeps a recovering close from sending a second job. A claim that
+    # never led to `enqueued_at` (its Lambda died between the two) goes stale and is taken over.
+    claimed_at = now_ms()
+    if deliveries.update(
+        room.room_id,
+        room.delivery_id,
+        condition="attribute_not_exists(enqueue_claimed_at) OR "
+        "(attribute_not_exists(enqueued_at) AND enqueue_claimed_at < :stale)",
+        condition_values={"stale": claimed_at - STALE_MS},
+        enqueue_claimed_at=claimed_at,
+    ):
         try:
             (queue or JobsQueue()).send(DeliveryJob(room_id=room.room_id, delivery_id=room.delivery_id))
         except Exception:
