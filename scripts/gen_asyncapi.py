@@ -2,7 +2,7 @@
 
 The payload schemas come from the models themselves (roomcast.models.frames and, when it
 is there, roomcast.models.signaling), so the document cannot drift from the code;
-tests/e2e/test_chat_protocol_docs.py fails when the committed file is stale and checks
+tests/unit/test_chat_protocol_docs.py fails when the committed file is stale and checks
 every example below against the models.
 
     .venv/bin/python scripts/gen_asyncapi.py            # rewrite docs/asyncapi.yaml

@@ -47,26 +47,7 @@ def _join(invoke, room_id: str, connection_id: str, user_id: str, admin_claim: b
     assert reply["type"] == "joined", reply
 
 
-@pytest.fixture
-def atomic_moto_writes(monkeypatch) -> None:
-    """DynamoDB applies each conditional write atomically; moto's in-process backend does
-    not lock under threads, so two threads can both pass one condition. Give moto the
-    service's per-write atomicity (one lock around each write) - the race in roomcast's
-    code stays real: ten threads still call close_room at the same moment."""
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
-        real = getattr(DynamoDBBackend, name)
-
-        def locked(self, *args, _real=real, **kwargs):
-            with lock:
-                return _real(self, *args, **kwargs)
-
-        monkeypatch.setattr(DynamoDBBackend, name, locked)
-
-
-def test_ten_concurrent_closes_make_one_job(stack, invoke, atomic_moto_writes):
+def test_ten_concurrent_closes_make_one_job(stack, invoke):
     from roomcast.dal.store import get_store
     from roomcast.gateway import Gateway
     from roomcast.logic.closing import close_room

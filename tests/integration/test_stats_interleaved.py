@@ -2,15 +2,13 @@
 
 Sequential interleavings are deterministic, so the expected peak is computed exactly.
 Concurrent ones run the chat handler from threads; moto answers each request atomically
-(as DynamoDB does — a lock around moto's request handler, since moto's in-memory
+(as DynamoDB does — the `stack` fixture locks moto's request handler, since moto's in-memory
 backend is not itself thread-safe), while the handlers' requests interleave freely.
 """
 
 from __future__ import annotations
 
 import random
-import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -92,27 +90,12 @@ def test_peak_is_the_true_maximum_not_the_last_value(stack, invoke):
     assert _stats() == {"current_users": 4, "peak_users": 5, "total_joins": 8, "message_count": 0}
 
 
-@pytest.fixture
-def atomic_moto(stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from moto.core.botocore_stubber import BotocoreStubber
-
-    lock = threading.Lock()
-    original = BotocoreStubber.process_request
-
-    def one_at_a_time(self: BotocoreStubber, request: Any) -> Any:
-        with lock:
-            return original(self, request)
-
-    monkeypatch.setattr(BotocoreStubber, "process_request", one_at_a_time)
-    yield
-
-
 def _run_concurrently(invoke: Any, ops: list[tuple[str, int]], workers: int = 8) -> list[dict[str, Any]]:
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(lambda op: _act(invoke, *op), ops))
 
 
-def test_concurrent_joins_then_leaves(atomic_moto, invoke):
+def test_concurrent_joins_then_leaves(stack, invoke):
     _create(invoke)
     joins = [("join", i) for i in range(24)] + [("join", i) for i in range(0, 24, 3)]  # some twice
     replies = _run_concurrently(invoke, joins)
@@ -138,7 +121,7 @@ def test_concurrent_joins_then_leaves(atomic_moto, invoke):
 
 
 @pytest.mark.parametrize("seed", [7, 8])
-def test_concurrent_mixed_interleaving(atomic_moto, invoke, seed):
+def test_concurrent_mixed_interleaving(stack, invoke, seed):
     _create(invoke)
     # Everyone starts in (peak 16); then joins and leaves race.
     _run_concurrently(invoke, [("join", i) for i in range(16)])
@@ -160,7 +143,7 @@ def test_concurrent_mixed_interleaving(atomic_moto, invoke, seed):
     assert stats["peak_users"] >= stats["current_users"]
 
 
-def test_concurrent_rejoin_of_one_connection_counts_once(atomic_moto, invoke):
+def test_concurrent_rejoin_of_one_connection_counts_once(stack, invoke):
     _create(invoke)
     replies = _run_concurrently(invoke, [("join", 3)] * 12)
     assert all(r["type"] == "joined" for r in replies)

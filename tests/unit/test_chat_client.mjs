@@ -3,7 +3,7 @@
 // history/ping/close with frames of the shapes in roomcast/models/frames.py, so the
 // client's reconnect, catch-up, dedupe and resend logic is checked deterministically.
 // The real thing is covered by the Chromium tests (test_chat_e2e.py); run through
-// test_chat_client_unit.py.
+// tests/unit/test_client_under_node.py.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";

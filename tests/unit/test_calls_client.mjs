@@ -2,7 +2,7 @@
 // A fake RoomcastClient records the signal frames and answers them like the signal
 // function does; a fake RTCPeerConnection records what the manager asks of WebRTC.
 // The real thing (Chromium, real ICE, real media) is tests/e2e/test_call_e2e.py.
-// Run through test_calls_client_unit.py.
+// Run through tests/unit/test_client_under_node.py.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";

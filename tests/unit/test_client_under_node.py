@@ -1,6 +1,7 @@
-"""The browser client's logic under Node (no npm): syntax of every client module, and
-test_chat_client.mjs (reconnect, catch-up, resend, presence, heartbeats) against a
-scripted in-memory server. No browser, no runtime: these run in `make test-fast` too."""
+"""The browser client under Node (no npm, no browser): the syntax of every client module,
+test_chat_client.mjs (reconnect, catch-up, resend, presence, heartbeats against a scripted
+in-memory server) and test_calls_client.mjs (CallManager against a fake client and a fake
+RTCPeerConnection). The real browser runs are the e2e tests."""
 
 from __future__ import annotations
 
@@ -43,9 +44,12 @@ def test_the_syntax_check_can_fail() -> None:
     assert _check_module("export const a = 1;\nfunction (\n").returncode != 0
 
 
-def test_client_logic_under_node() -> None:
+@pytest.mark.parametrize(
+    ("suite", "passes"), [("test_chat_client.mjs", None), ("test_calls_client.mjs", 8)]
+)
+def test_client_logic_under_node(suite: str, passes: int | None) -> None:
     result = subprocess.run(
-        [NODE, "--test", str(ROOT / "tests" / "e2e" / "test_chat_client.mjs")],
+        [NODE, "--test", str(Path(__file__).parent / suite)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -54,3 +58,5 @@ def test_client_logic_under_node() -> None:
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "# fail 0" in result.stdout
+    if passes is not None:
+        assert f"# pass {passes}" in result.stdout
