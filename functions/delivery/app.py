@@ -1,8 +1,12 @@
-"""Delivery function: SQS jobs -> signed room.closed webhooks (DESIGN §5).
+"""Delivery function: SQS jobs -> signed room.closed webhooks (docs/webhooks.md).
 
 Thin: turn each SQS record into a ReceivedJob, run the batch's jobs concurrently
-(logic.delivery.deliver_batch), and report the failed items through Powertools'
-BatchProcessor so that only those are retried by SQS.
+(logic.delivery.deliver_batch) with the Lambda's remaining time, and report the failed
+items through Powertools' BatchProcessor so that only those are retried by SQS.
+
+Cold start: the jobs queue's redrive policy must give exactly the receives that
+WEBHOOK_SCHEDULE plans; when it does not, the function refuses to start (an init error
+naming both values) rather than end the schedule early or attempt past it.
 """
 
 from __future__ import annotations
@@ -16,37 +20,62 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from roomcast.logic.delivery import ReceivedJob, default_services, deliver_batch
+from roomcast import clock
+from roomcast.logic.delivery import (
+    ReceivedJob,
+    check_receive_budget,
+    default_services,
+    deliver_batch,
+)
 from roomcast.observability import logger, metrics
-from roomcast.queue import queue_url_for_arn
+from roomcast.queue import queue_url_for_arn, redrive_policy
+from roomcast.settings import get_settings
 
 # The response lists the failed items even when every item failed (no whole-batch error,
 # which would make SQS ignore the visibility each item was given).
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-def _received(record: dict[str, Any]) -> ReceivedJob:
+def _check_budget(queue_url: str) -> None:
+    check_receive_budget(get_settings(), redrive_policy(queue_url), queue_url)
+
+
+if get_settings().jobs_queue_url:  # unset only where no queue exists (a build-output import)
+    _check_budget(get_settings().jobs_queue_url)
+
+
+def _received(record: dict[str, Any], invoked_at: float) -> ReceivedJob:
     attributes = record.get("attributes") or {}
+    receive_count = int(attributes.get("ApproximateReceiveCount", "1"))
+    received_at = invoked_at
+    first = attributes.get("ApproximateFirstReceiveTimestamp")
+    if receive_count == 1 and first and first.isdigit():
+        received_at = min(invoked_at, int(first) / 1000)
     return ReceivedJob(
         message_id=record["messageId"],
         receipt_handle=record["receiptHandle"],
         body=record.get("body") or "",
-        receive_count=int(attributes.get("ApproximateReceiveCount", "1")),
+        receive_count=receive_count,
         queue_url=queue_url_for_arn(record["eventSourceARN"]),
+        received_at=received_at,
     )
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    invoked_at = clock.now()
     records = event.get("Records") or []
     jobs, broken = [], {}
     for record in records:
         try:
-            jobs.append(_received(record))
+            jobs.append(_received(record, invoked_at))
         except Exception as exc:  # a record we cannot even read fails alone
             broken[record.get("messageId", "")] = exc
-    failures = {**deliver_batch(default_services(), jobs), **broken}
+    for queue_url in {job.queue_url for job in jobs}:
+        _check_budget(queue_url)  # the event's own queue (cached: one call per environment)
+    services = default_services(remaining_ms=context.get_remaining_time_in_millis)
+    failures = {**deliver_batch(services, jobs), **broken}
 
     def record_handler(record: SQSRecord) -> None:
         error = failures.get(record.message_id)

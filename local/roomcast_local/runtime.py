@@ -148,6 +148,21 @@ def _webhook_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
+def _schedule_parameters(template: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+    """`--env WEBHOOK_SCHEDULE=...` also sets the jobs queue's maxReceiveCount to the
+    receives that schedule plans, as the delivery function checks (docs/webhooks.md)."""
+    declared = template.get("Parameters") or {}
+    if "WEBHOOK_SCHEDULE" not in env or "WebhookSchedule" not in declared:
+        return {}
+    from roomcast.webhooks.schedule import max_receive_count, parse_schedule
+
+    value = env["WEBHOOK_SCHEDULE"]
+    parameters: dict[str, Any] = {"WebhookSchedule": value}
+    if "WebhookMaxReceiveCount" in declared:
+        parameters["WebhookMaxReceiveCount"] = max_receive_count(parse_schedule(value))
+    return parameters
+
+
 class Runtime:
     def __init__(self, options: Options) -> None:
         self.options = options
@@ -172,6 +187,9 @@ class Runtime:
     # ------------------------------------------------------------------ start
     def _start_moto(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        from roomcast_local.moto_sqs_visibility import install as sqs_visibility_as_in_aws
+
+        sqs_visibility_as_in_aws()
         self.moto = _serialized_moto_server(self.options.host, self.options.moto_port)
         self.moto.start()
         host, port = self.moto.get_host_and_port()
@@ -212,6 +230,7 @@ class Runtime:
             secret_values["DefaultWebhookSecret"] = self.webhook_secret
         if "AdminApiKeySecret" in resources:
             secret_values["AdminApiKeySecret"] = self.options.admin_key or secrets.token_urlsafe(24)
+        parameters.update(_schedule_parameters(self.template, self.options.env))
         session = _EndpointSession(self.moto_url, self.options.region)
         self.stack = provision(
             self.template,

@@ -46,17 +46,21 @@ def test_always_failing_receiver_ends_in_dlq_then_redrive_delivers(webhook_stack
         create_room(invoke, "doomed", receiver.url)
         delivery_id = _close(invoke, "doomed")
         driver = QueueDriver(webhook_stack, invoke)
-        for _ in range(TEST_MAX_RECEIVE):
+        for _ in range(TEST_MAX_RECEIVE - 1):
             messages, failed = driver.poll_once()
             assert len(messages) == 1 and failed == [messages[0]["MessageId"]]
+            assert _delivery(invoke, "doomed")["status"] == "retrying"
             driver.fast_forward(failed[0])
-        # The next receive finds the job past maxReceiveCount: SQS (moto) moves it to the DLQ.
+        # The last attempt fails: the function moves the job to the DLQ itself (the item is
+        # done, so it is deleted from the jobs queue) and the delivery says so.
+        messages, failed = driver.poll_once()
+        assert len(messages) == 1 and failed == []
         assert driver.receive() == []
         assert driver.depth() == 0 and driver.depth(driver.dlq_url) == 1
         assert len(receiver.requests) == TEST_MAX_RECEIVE
-        assert visibility == [10, 20, 0]  # the last failure does not wait: straight to the DLQ
+        assert visibility == [10, 20]  # the last failure does not wait: straight to the DLQ
         delivery = _delivery(invoke, "doomed")
-        assert delivery["status"] == "failed"
+        assert delivery["status"] == "dead_lettered" and delivery["dead_lettered_at"]
         assert [a["outcome"] for a in delivery["attempts"]] == ["retry", "retry", "failed"]
 
         # The receiver recovers; the CLI's redrive puts the job back (moto: the loop path).
@@ -100,7 +104,8 @@ def test_connection_refused_is_a_retry(webhook_stack, invoke, monkeypatch):
     assert failed == [messages[0]["MessageId"]]
     assert visibility == [10]
     delivery = _delivery(invoke, "nobody-home")
-    assert delivery["status"] == "pending" and delivery["attempts"][0]["error"] == "connection_refused"
+    assert delivery["status"] == "retrying" and delivery["attempts"][0]["error"] == "connection_refused"
+    assert delivery["next_attempt_at"]
 
 
 def test_410_disables_the_endpoint_and_stops(webhook_stack, invoke, monkeypatch):

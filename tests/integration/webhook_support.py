@@ -93,10 +93,21 @@ class ScriptedReceiver:
 def webhook_stack_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """conftest's stack, provisioned with the seconds schedule (maxReceiveCount to match)."""
     from moto import mock_aws
+    from moto.core.botocore_stubber import BotocoreStubber
 
     from roomcast_local.cfn import load_template
     from roomcast_local.stack import provision
 
+    # As conftest's stack: DynamoDB applies each request atomically, moto's in-process
+    # backend does not, and a batch's jobs run on worker threads.
+    moto_lock = threading.RLock()
+    unlocked = BotocoreStubber.process_request
+
+    def one_request_at_a_time(self: BotocoreStubber, request: Any) -> Any:
+        with moto_lock:
+            return unlocked(self, request)
+
+    monkeypatch.setattr(BotocoreStubber, "process_request", one_request_at_a_time)
     with mock_aws():
         provisioned = provision(
             load_template(ROOT / "template.yaml"),

@@ -1,4 +1,4 @@
-"""`python -m roomcast_cli <command>`: redrive, replay, token, verify.
+"""`python -m roomcast_cli <command>`: redrive, replay, token, verify, schedule.
 
 Results go to stdout (a token, a count), progress and diagnostics to stderr, so the
 output composes in scripts. Exit codes: 0 success, 1 failure, 2 usage, 3 a move task
@@ -120,6 +120,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=300,
         help="accepted clock skew in seconds; 0 skips the time check (default 300)",
     )
+    schedule = commands.add_parser(
+        "schedule",
+        help="print a webhook retry schedule's timeline and its maxReceiveCount",
+        description="Each attempt's time after the close, the receives each wait takes (SQS "
+        "allows 12 hours of visibility from a receive) and the jobs queue's maxReceiveCount "
+        "that the schedule needs. The table docs/webhooks.md shows.",
+    )
+    schedule.add_argument(
+        "--schedule",
+        help="seconds after each failed attempt, comma-separated (default: the production default)",
+    )
+    schedule.add_argument("--jitter", type=float, help="WEBHOOK_JITTER (default: the setting's default)")
     return parser
 
 
@@ -274,6 +286,24 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: Any) -
     return EXIT_FAIL
 
 
+def cmd_schedule(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from roomcast.settings import Settings
+    from roomcast.webhooks.schedule import parse_schedule, timeline_table
+
+    defaults = Settings()
+    try:
+        steps = parse_schedule(args.schedule if args.schedule is not None else defaults.webhook_schedule)
+    except ValueError as exc:
+        err.write(f"schedule: {exc}\n")
+        return EXIT_USAGE
+    jitter = defaults.webhook_jitter if args.jitter is None else args.jitter
+    if not 0 <= jitter <= 0.5:
+        err.write("schedule: --jitter is a fraction between 0 and 0.5\n")
+        return EXIT_USAGE
+    out.write(timeline_table(steps, jitter) + "\n")
+    return EXIT_OK
+
+
 def main(
     argv: list[str] | None = None,
     out: TextIO | None = None,
@@ -292,4 +322,6 @@ def main(
         return cmd_replay(args, out, err)
     if args.command == "token":
         return cmd_token(args, out, err)
+    if args.command == "schedule":
+        return cmd_schedule(args, out, err)
     return cmd_verify(args, out, err, stdin if stdin is not None else sys.stdin.buffer)

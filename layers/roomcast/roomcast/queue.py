@@ -33,9 +33,26 @@ def queue_url_for_arn(arn: str) -> str:
     return str(sqs_client().get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"])
 
 
+@cache
+def redrive_policy(queue_url: str) -> str | None:
+    """The queue's RedrivePolicy JSON (read once per execution environment), None without one."""
+    attributes = sqs_client().get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])
+    return attributes.get("Attributes", {}).get("RedrivePolicy")
+
+
+def dead_letter(queue_url: str, body: str) -> None:
+    """Send a job's body to the DLQ that `queue_url`'s redrive policy names."""
+    policy = redrive_policy(queue_url)
+    if not policy:
+        raise RuntimeError(f"{queue_url} has no redrive policy")
+    dlq_url = queue_url_for_arn(json.loads(policy)["deadLetterTargetArn"])
+    sqs_client().send_message(QueueUrl=dlq_url, MessageBody=body)
+
+
 def reset_caches() -> None:
     sqs_client.cache_clear()
     queue_url_for_arn.cache_clear()
+    redrive_policy.cache_clear()
 
 
 class JobsQueue:

@@ -42,7 +42,8 @@ class Settings(BaseModel):
     default_webhook_secret_id: str = Field(default="", alias="DEFAULT_WEBHOOK_SECRET_ID")
     # Per-room secrets are created under this Secrets Manager name prefix (IAM is scoped to it).
     webhook_secret_prefix: str = Field(default="roomcast/webhook/", alias="WEBHOOK_SECRET_PREFIX")
-    # Retry waits in seconds after each failed attempt; the queue's maxReceiveCount ends it.
+    # Retry waits in seconds after each failed attempt; the jobs queue's maxReceiveCount
+    # must equal the plan's receives (checked at the delivery function's cold start).
     webhook_schedule: str = Field(
         default="60,300,1800,7200,21600,43200,86400,172800", alias="WEBHOOK_SCHEDULE"
     )
@@ -55,6 +56,8 @@ class Settings(BaseModel):
     webhook_page_size: int = Field(default=500, alias="WEBHOOK_PAGE_SIZE", ge=1, le=10000)
     webhook_connect_timeout: float = Field(default=3.0, alias="WEBHOOK_CONNECT_TIMEOUT", gt=0)
     webhook_read_timeout: float = Field(default=15.0, alias="WEBHOOK_READ_TIMEOUT", gt=0)
+    # Wall-clock limit of one attempt: connect, headers and the capped body together.
+    webhook_attempt_timeout: float = Field(default=20.0, alias="WEBHOOK_ATTEMPT_TIMEOUT", gt=0, le=600)
     # Bytes of the receiver's answer kept in the attempt record (the rest is never read).
     webhook_response_bytes: int = Field(default=1024, alias="WEBHOOK_RESPONSE_BYTES", ge=0, le=65536)
     webhook_workers: int = Field(default=10, alias="WEBHOOK_WORKERS", ge=1, le=64)

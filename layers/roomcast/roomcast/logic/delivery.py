@@ -1,37 +1,48 @@
 """Delivering room.closed webhooks: one SQS job = one delivery (all its parts, in order).
 
-The queue does the retrying (DESIGN §5). For each received job:
+The queue does the retrying (docs/webhooks.md, Retries). For each received job:
 
-- already delivered / disabled / superseded by a replay -> done, nothing is sent (an SQS
-  duplicate never causes a second send of a delivered part);
-- a 12-hour hold slot of a long schedule step -> visibility set again, nothing sent;
+- already delivered / disabled / superseded by a replay -> done, nothing
+  is sent (an SQS duplicate never causes a second send of a delivered part);
+- its next attempt is due at a later receive (a long step spread over several receives,
+  or a long Retry-After) -> a hold: visibility set again for this receive's share of the
+  time left, nothing sent;
 - otherwise the parts not yet acknowledged are built from DynamoDB and sent in order;
   every HTTP request is recorded as an attempt (time, status, latency, error, truncated
   response). Any 2xx acknowledges a part and advances the progress, so a retry resumes
   at the first undelivered part with the same webhook-id.
-- on failure: visibility = next schedule step with jitter (or Retry-After on 429) and the
-  item is reported failed, so SQS redelivers it; maxReceiveCount moves it to the DLQ.
+- on failure: the next attempt's time is the next schedule step with jitter (or the
+  Retry-After of a 429/503), stored on the delivery; this receive's visibility is its
+  share of that wait, cut to what SQS accepts (12 hours from the receive); the item is
+  reported failed and SQS hands it back.
+- the last attempt of the plan fails: status failed, the job is sent to the DLQ, status
+  dead_lettered, the item is done (the queue's maxReceiveCount, which equals the plan's
+  receives, is the backstop when that move fails).
 - 410 Gone: the endpoint is disabled for this delivery; the item is done, not failed.
 
+Every wait, deadline and record time reads roomcast.clock. The Lambda's remaining time
+is checked before each part: a part that cannot finish inside it is recorded as a failed
+attempt and the job gets its next visibility, so a timeout never loses an attempt.
 The jobs of one batch run concurrently on a thread pool (one slow receiver does not make
 ten deliveries take ten times as long).
 """
 
 from __future__ import annotations
 
-import time
+import json
+import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from roomcast import clock
 from roomcast.dal.deliveries import DeliveryStore
 from roomcast.dal.store import RoomStore
 from roomcast.errors import RoomcastError, UnsafeUrl
-from roomcast.ids import now_ms
 from roomcast.models.records import Room
 from roomcast.models.webhooks import AttemptRecord, DeliveryJob, DeliveryRecord
 from roomcast.observability import logger, metrics
@@ -47,6 +58,13 @@ LEASE_MS = 5 * 60 * 1000
 CLOSING_WAIT_SECONDS = 5
 # Another worker holds the lease (a concurrent SQS duplicate): look again after it.
 BUSY_WAIT_SECONDS = 60
+# Kept free of the Lambda's remaining time after an attempt: its record, the delivery's
+# update and the visibility change (a few DynamoDB/SQS calls with their retries).
+BOOKKEEPING_MS = 5000
+# A part is not started with less than this left for the request itself.
+MIN_ATTEMPT_MS = 1000
+# Retry-After is honoured on these statuses (RFC 9110: 503; RFC 6585: 429).
+RETRY_AFTER_STATUSES = (429, 503)
 
 
 class RetryLater(Exception):
@@ -58,6 +76,10 @@ class RetryLater(Exception):
         self.visibility = visibility
 
 
+class ScheduleMismatch(RuntimeError):
+    """The schedule and the jobs queue's receive budget disagree: the function refuses to start."""
+
+
 @dataclass(frozen=True)
 class ReceivedJob:
     """What the handler hands over from one SQS record (logic never sees raw events)."""
@@ -67,9 +89,19 @@ class ReceivedJob:
     body: str
     receive_count: int
     queue_url: str
+    # When this receive happened, at the latest (clock seconds): SQS counts its 12 hours
+    # of visibility from the receive, and a Lambda only learns of it at its invocation.
+    received_at: float = field(default_factory=clock.now)
+    attributes: dict[str, str] = field(default_factory=dict)
 
 
-Outcome = Literal["delivered", "disabled", "no_endpoint", "duplicate", "superseded", "unknown"]
+Outcome = Literal[
+    "delivered", "disabled", "no_endpoint", "duplicate", "superseded", "unknown", "dead_lettered"
+]
+
+
+def _no_deadline() -> int:
+    return 2**31
 
 
 @dataclass
@@ -78,19 +110,107 @@ class DeliveryServices:
     deliveries: DeliveryStore
     change_visibility: Callable[[str, str, int], None]
     settings: Settings
+    # Sends a job's body to the jobs queue's DLQ (the redrive policy's target).
+    dead_letter: Callable[[ReceivedJob], None] | None = None
+    # The Lambda context's get_remaining_time_in_millis (the handler passes it in).
+    remaining_ms: Callable[[], int] = _no_deadline
+
+    @property
+    def steps(self) -> list[int]:
+        return schedule.parse_schedule(self.settings.webhook_schedule)
 
 
-def _visibility(services: DeliveryServices, job: ReceivedJob, seconds: int) -> None:
+# ---------------------------------------------------------------- the receive budget
+@dataclass(frozen=True)
+class ReceiveBudget:
+    max_receive_count: int
+    dead_letter_arn: str
+
+
+def check_receive_budget(settings: Settings, redrive_policy: str | None, queue: str) -> ReceiveBudget:
+    """The queue's redrive policy must give exactly the receives the schedule plans.
+
+    Called at the delivery function's cold start: a disagreement would end the schedule
+    early (fewer receives) or make attempts the plan does not have (more), so the function
+    refuses to start with a message naming both values (docs/webhooks.md, One source of truth).
+    """
+    planned = schedule.max_receive_count(schedule.parse_schedule(settings.webhook_schedule))
+    if not redrive_policy:
+        raise ScheduleMismatch(
+            f"the jobs queue {queue} has no redrive policy, but WEBHOOK_SCHEDULE={settings.webhook_schedule} "
+            f"plans {planned} receives per job: give it maxReceiveCount {planned} and a DLQ"
+        )
+    policy = json.loads(redrive_policy)
+    actual = int(policy.get("maxReceiveCount", 0))
+    if actual != planned:
+        raise ScheduleMismatch(
+            f"WEBHOOK_SCHEDULE={settings.webhook_schedule} plans {planned} receives per job, but the jobs "
+            f"queue {queue} has maxReceiveCount {actual}: deploy WebhookMaxReceiveCount={planned} with this "
+            f"schedule (make cli ARGS=\"schedule --schedule {settings.webhook_schedule}\" prints the plan)"
+        )
+    return ReceiveBudget(actual, str(policy.get("deadLetterTargetArn", "")))
+
+
+# ---------------------------------------------------------------- visibility
+def _in_flight(job: ReceivedJob) -> float:
+    return clock.now() - job.received_at
+
+
+def _visibility(services: DeliveryServices, job: ReceivedJob, wanted: int) -> int:
+    """Set the message's visibility to `wanted` cut to what SQS accepts; returns what was set.
+
+    A refusal is recorded on the delivery and counted (metric WebhookVisibilityRefused,
+    alarmed), and the longest wait SQS still accepts is searched for and set instead:
+    never a silent fall back to the queue's default visibility.
+    """
+    seconds = schedule.accepted_visibility(wanted, _in_flight(job))
     try:
         services.change_visibility(job.queue_url, job.receipt_handle, seconds)
+        return seconds
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {str(exc)[:300]}"
+    metrics.add_metric(name="WebhookVisibilityRefused", unit="Count", value=1)
+    logger.error(
+        "ChangeMessageVisibility refused",
+        extra={"message_id": job.message_id, "seconds": seconds, "in_flight": round(_in_flight(job)), "error": error},
+    )
+    accepted = _longest_accepted(services, job, seconds)
+    _record_refusal(services, job, f"{seconds}s refused ({error}); set {accepted}s")
+    return accepted
+
+
+def _longest_accepted(services: DeliveryServices, job: ReceivedJob, refused: int) -> int:
+    """Binary search below `refused` (to 1%): each accepted change replaces the last, and
+    accepted values only grow, so the message ends with the longest one found."""
+    low, high, accepted = 0, refused, -1
+    while high - low > max(1, refused // 100):
+        middle = (low + high) // 2
+        try:
+            services.change_visibility(job.queue_url, job.receipt_handle, middle)
+            low = accepted = middle
+        except Exception:
+            high = middle
+    if accepted < 0:
+        try:
+            services.change_visibility(job.queue_url, job.receipt_handle, 0)
+            accepted = 0
+        except Exception:
+            logger.exception("no visibility accepted", extra={"message_id": job.message_id})
+    return max(0, accepted)
+
+
+def _record_refusal(services: DeliveryServices, job: ReceivedJob, text: str) -> None:
+    try:
+        parsed = DeliveryJob.model_validate_json(job.body)
+        services.deliveries.update(
+            parsed.room_id, parsed.delivery_id, visibility_refused_at=clock.now_ms(), visibility_error=text[:500]
+        )
     except Exception:
-        # The item still fails; SQS then uses the queue's default visibility timeout.
-        logger.exception("change_message_visibility failed", extra={"message_id": job.message_id})
+        logger.exception("could not record a refused visibility", extra={"message_id": job.message_id})
 
 
 def _retry(services: DeliveryServices, job: ReceivedJob, reason: str, seconds: int) -> RetryLater:
-    _visibility(services, job, seconds)
-    return RetryLater(reason, seconds)
+    return RetryLater(reason, _visibility(services, job, seconds))
 
 
 def _endpoint(room: Room, settings: Settings) -> tuple[str | None, str | None]:
@@ -104,7 +224,6 @@ def _endpoint(room: Room, settings: Settings) -> tuple[str | None, str | None]:
 
 def deliver(services: DeliveryServices, received: ReceivedJob) -> Outcome:
     """Process one job; returns how it ended, or raises RetryLater (visibility already set)."""
-    settings = services.settings
     job = DeliveryJob.model_validate_json(received.body)
     log = {"room_id": job.room_id, "delivery_id": job.delivery_id, "run": job.run,
            "receive_count": received.receive_count}
@@ -117,30 +236,68 @@ def deliver(services: DeliveryServices, received: ReceivedJob) -> Outcome:
     if job.run != record.run:
         logger.info("job superseded by a replay", extra=log)
         return "superseded"
+    # (dead_lettered is not final: a redrive brings the job back for a new schedule.)
     if record.status in ("delivered", "disabled", "no_endpoint"):
         logger.info("duplicate job: delivery already finished", extra={**log, "status": record.status})
         return "duplicate"
     if room.state != "closed":
         raise _retry(services, received, "room still closing", CLOSING_WAIT_SECONDS)
 
-    steps = schedule.parse_schedule(settings.webhook_schedule)
+    steps = services.steps
+    plan = schedule.receive_plan(steps)
     slot = schedule.slot_for(received.receive_count, steps)
-    if slot.kind == "hold":
-        wait = schedule.jittered(slot.wait, 0)
-        deliveries.update(job.room_id, job.delivery_id, next_attempt_at=now_ms() + wait * 1000)
-        raise _retry(services, received, "holding for a long schedule step", wait)
+    if slot is None:
+        # Past the plan (the queue's budget is larger than it should be, or a redrive kept
+        # the count): no extra attempt, the job goes to the DLQ.
+        logger.warning("receive past the schedule's plan: no attempt", extra=log)
+        return _dead_letter(services, received, job, log)
+    now = clock.now_ms()
+    due = record.next_attempt_receive if record.status == "retrying" else None
+    if due is not None and received.receive_count < min(due, len(plan)):
+        # The next attempt is a later receive: this one only waits its share of the time left.
+        left = max(0.0, ((record.next_attempt_at or now) - now) / 1000)
+        wait = schedule.share_of(left, min(due, len(plan)) - received.receive_count)
+        raise _retry(services, received, "holding until the next attempt", wait)
 
-    now = now_ms()
     claimed = deliveries.claim(job.room_id, job.delivery_id, job.run, now, LEASE_MS)
     if claimed is None:
         raise _retry(services, received, "delivery busy in another worker", BUSY_WAIT_SECONDS)
     try:
-        return _send_parts(services, received, job, claimed, room, slot, steps, log)
+        return _send_parts(services, received, job, claimed, room, plan, log)
     except RetryLater:
         raise  # progress and lease were recorded on the way out
     except BaseException:
         deliveries.release(job.room_id, job.delivery_id, job.run)
         raise
+
+
+def _receives_until_attempt(plan: list[schedule.Slot], receive_count: int) -> int:
+    """This receive and the holds after it, up to the plan's next attempt."""
+    count = 1
+    for slot in plan[receive_count:]:
+        if slot.kind == "attempt":
+            break
+        count += 1
+    return count
+
+
+def _dead_letter(services: DeliveryServices, received: ReceivedJob, job: DeliveryJob, log: dict[str, Any]) -> Outcome:
+    """Move the job to the DLQ (send first; the item is then done, so SQS deletes it)."""
+    try:
+        if services.dead_letter is None:
+            raise RuntimeError("no dead-letter queue known for the jobs queue")
+        services.dead_letter(received)
+    except Exception as exc:
+        # The redrive policy moves it on its next receive instead (maxReceiveCount).
+        logger.exception("moving the job to the DLQ failed: left to the redrive policy", extra=log)
+        raise _retry(services, received, f"dead-letter move failed: {type(exc).__name__}", 0) from exc
+    services.deliveries.update(
+        job.room_id, job.delivery_id, condition="#f0 <> :delivered", condition_values={"delivered": "delivered"},
+        status="dead_lettered", dead_lettered_at=clock.now_ms(),
+    )
+    metrics.add_metric(name="WebhookDeadLettered", unit="Count", value=1)
+    logger.warning("webhook job moved to the DLQ", extra=log)
+    return "dead_lettered"
 
 
 def _send_parts(
@@ -149,8 +306,7 @@ def _send_parts(
     job: DeliveryJob,
     record: DeliveryRecord,
     room: Room,
-    slot: schedule.Slot,
-    steps: list[int],
+    plan: list[schedule.Slot],
     log: dict[str, Any],
 ) -> Outcome:
     settings = services.settings
@@ -160,26 +316,44 @@ def _send_parts(
         deliveries.release(job.room_id, job.delivery_id, job.run, status="no_endpoint")
         logger.info("no webhook endpoint configured", extra=log)
         return "no_endpoint"
+    last = received.receive_count >= len(plan)
+    slot = plan[min(received.receive_count, len(plan)) - 1]
 
-    def fail(error: str, part: int | None, result: sender.SendResult | None = None) -> RetryLater:
-        last = schedule.is_last(received.receive_count, steps)
-        wait = 0 if last else schedule.jittered(slot.wait, settings.webhook_jitter)
-        if result is not None and result.status_code == 429:
-            retry_after = schedule.parse_retry_after(result.retry_after, time.time())
+    def fail(error: str, part: int | None, result: sender.SendResult | None = None) -> Exception:
+        now = clock.now()
+        receives = _receives_until_attempt(plan, received.receive_count)
+        wait = 0.0 if last else schedule.jittered(slot.step or 0, settings.webhook_jitter)
+        if not last and result is not None and result.status_code in RETRY_AFTER_STATUSES:
+            retry_after = schedule.parse_retry_after(result.retry_after, now)
             if retry_after is not None:
-                wait = retry_after
-        _attempt(services, job, part, result, error, "failed" if last else "retry", wait, received)
+                wait = float(max(1, retry_after))
+                # Longer than this step's receives can hide it: the following attempts'
+                # receives hold too (the plan's last receive always attempts).
+                needed = math.ceil(wait / schedule.MAX_PLANNED_WAIT)
+                receives = max(1, min(max(receives, needed), len(plan) - received.receive_count))
+        next_in = math.ceil(wait)
+        _attempt(services, job, part, result, error, "failed" if last else "retry", None if last else next_in, received)
         deliveries.release(
             job.room_id,
             job.delivery_id,
             job.run,
             last_error=error,
-            next_attempt_at=now_ms() + wait * 1000,
-            **({"status": "failed"} if last else {}),
+            status="failed" if last else "retrying",
+            next_attempt_at=int((now + wait) * 1000),
+            next_attempt_receive=received.receive_count + receives,
             **({"last_status_code": result.status_code} if result and result.status_code else {}),
         )
-        metrics.add_metric(name="WebhookRetry" if not last else "WebhookExhausted", unit="Count", value=1)
-        return _retry(services, received, error, wait)
+        metrics.add_metric(name="WebhookExhausted" if last else "WebhookRetry", unit="Count", value=1)
+        if last:
+            return _DeadLetter()
+        return _retry(services, received, error, schedule.share_of(wait, receives))
+
+    def attempt_budget() -> float | None:
+        """Seconds this part may take (None: not enough of the Lambda's time is left)."""
+        left = services.remaining_ms() - BOOKKEEPING_MS
+        if left < MIN_ATTEMPT_MS:
+            return None
+        return min(settings.webhook_attempt_timeout, left / 1000)
 
     try:
         secrets = load_secrets(secret_id) if secret_id else []
@@ -187,12 +361,12 @@ def _send_parts(
             raise ValueError("no webhook secret")
     except Exception as exc:
         logger.error("webhook secret unavailable", extra={**log, "error": type(exc).__name__})
-        raise fail("secret_unavailable", None) from exc
+        return _failed(services, received, job, log, fail("secret_unavailable", None), exc)
     try:
         target = ssrf.check_url(url, settings.webhook_allow_loopback)
     except UnsafeUrl as exc:
         logger.warning("webhook URL refused at send time", extra={**log, "reason": exc.message})
-        raise fail(f"unsafe_url: {exc.message}", None) from exc
+        return _failed(services, received, job, log, fail(f"unsafe_url: {exc.message}", None), exc)
 
     parts = build_parts(
         services.store, room, job.delivery_id, settings.webhook_max_part_bytes, settings.webhook_page_size
@@ -203,8 +377,12 @@ def _send_parts(
         total = part.number
         if part.number <= delivered:
             continue  # acknowledged by an earlier attempt of this run
+        budget = attempt_budget()
+        if budget is None:
+            logger.warning("too little Lambda time left for a part: retried", extra={**log, "part": part.number})
+            return _failed(services, received, job, log, fail("function_time_exhausted", part.number), None)
         wid = webhook_id(job.delivery_id, part.number)
-        headers = signing.webhook_headers(secrets, wid, int(time.time()), part.body)
+        headers = signing.webhook_headers(secrets, wid, int(clock.now()), part.body)
         result = sender.post(
             target,
             part.body,
@@ -212,6 +390,7 @@ def _send_parts(
             settings.webhook_connect_timeout,
             settings.webhook_read_timeout,
             settings.webhook_response_bytes,
+            deadline_seconds=budget,
         )
         if result.ok:
             _attempt(services, job, part.number, result, None, "delivered", None, received)
@@ -222,20 +401,37 @@ def _send_parts(
             _attempt(services, job, part.number, result, result.error, "disabled", None, received)
             deliveries.release(
                 job.room_id, job.delivery_id, job.run,
-                status="disabled", disabled_at=now_ms(), last_status_code=410, last_error="http_410",
+                status="disabled", disabled_at=clock.now_ms(), last_status_code=410, last_error="http_410",
             )
             metrics.add_metric(name="WebhookEndpointDisabled", unit="Count", value=1)
             logger.warning("webhook endpoint answered 410: disabled", extra=log)
             return "disabled"
-        raise fail(result.error or "failed", part.number, result)
+        return _failed(services, received, job, log, fail(result.error or "failed", part.number, result), None)
 
     deliveries.release(
         job.room_id, job.delivery_id, job.run,
-        status="delivered", delivered_at=now_ms(), parts_total=total, last_error="",
+        status="delivered", delivered_at=clock.now_ms(), parts_total=total, last_error="",
     )
     metrics.add_metric(name="WebhookDelivered", unit="Count", value=1)
     logger.info("webhook delivered", extra={**log, "parts": total})
     return "delivered"
+
+
+class _DeadLetter(Exception):
+    """The last attempt failed: the job goes to the DLQ."""
+
+
+def _failed(
+    services: DeliveryServices,
+    received: ReceivedJob,
+    job: DeliveryJob,
+    log: dict[str, Any],
+    outcome: Exception,
+    cause: BaseException | None,
+) -> Outcome:
+    if isinstance(outcome, _DeadLetter):
+        return _dead_letter(services, received, job, log)
+    raise outcome from cause
 
 
 def _attempt(
@@ -245,7 +441,7 @@ def _attempt(
     result: sender.SendResult | None,
     error: str | None,
     outcome: Literal["delivered", "retry", "disabled", "failed"],
-    visibility: int | None,
+    next_in: int | None,
     received: ReceivedJob,
 ) -> None:
     number = services.deliveries.next_attempt_number(job.room_id, job.delivery_id)
@@ -257,13 +453,13 @@ def _attempt(
             run=job.run,
             part=part,
             webhook_id=webhook_id(job.delivery_id, part) if part else None,
-            at=now_ms(),
+            at=clock.now_ms(),
             status_code=result.status_code if result else None,
             latency_ms=result.latency_ms if result else None,
             error=error,
             response=result.response if result else None,
             outcome=outcome,
-            next_visibility_seconds=visibility,
+            next_visibility_seconds=next_in,
             receive_count=received.receive_count,
         )
     )
@@ -302,15 +498,17 @@ def deliver_batch(
     return {message_id: future.result() for message_id, future in futures.items()}
 
 
-def default_services() -> DeliveryServices:
+def default_services(remaining_ms: Callable[[], int] = _no_deadline) -> DeliveryServices:
+    from roomcast import queue
     from roomcast.dal.store import get_store
-    from roomcast.queue import change_visibility
 
     store = get_store()
     settings = get_settings()
     return DeliveryServices(
         store=store,
         deliveries=DeliveryStore(settings.table_name, store.client),
-        change_visibility=change_visibility,
+        change_visibility=queue.change_visibility,
         settings=settings,
+        dead_letter=lambda job: queue.dead_letter(job.queue_url, job.body),
+        remaining_ms=remaining_ms,
     )

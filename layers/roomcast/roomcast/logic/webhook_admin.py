@@ -50,6 +50,10 @@ def delivery_view(record: DeliveryRecord, attempts: list[AttemptRecord]) -> Deli
         last_status_code=record.last_status_code,
         last_error=record.last_error or None,
         disabled_at=iso(record.disabled_at) if record.disabled_at else None,
+        next_attempt_at=iso(record.next_attempt_at) if record.next_attempt_at and record.status == "retrying" else None,
+        dead_lettered_at=iso(record.dead_lettered_at) if record.dead_lettered_at else None,
+        visibility_refused_at=iso(record.visibility_refused_at) if record.visibility_refused_at else None,
+        visibility_error=record.visibility_error,
         attempts=[_attempt_view(a) for a in attempts],
     )
 

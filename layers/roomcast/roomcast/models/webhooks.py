@@ -9,10 +9,11 @@ from pydantic import Field
 from roomcast.models.common import OutModel, RoomId, StrictModel
 from roomcast.models.records import Record
 
-# pending: queued or retrying; delivered: every part got a 2xx; disabled: the endpoint
-# answered 410; no_endpoint: neither the room nor the stack has a webhook URL;
-# failed: the job reached the DLQ (set by the redrive tooling / visible as attempts).
-DeliveryStatus = Literal["pending", "delivered", "disabled", "no_endpoint", "failed"]
+# pending: queued, no attempt yet; retrying: an attempt failed and another is planned;
+# delivered: every part got a 2xx; disabled: the endpoint answered 410; no_endpoint:
+# neither the room nor the stack has a webhook URL; failed: the last attempt of the
+# schedule failed; dead_lettered: the job was then moved to the DLQ (docs/webhooks.md).
+DeliveryStatus = Literal["pending", "retrying", "delivered", "disabled", "no_endpoint", "failed", "dead_lettered"]
 
 
 class DeliveryJob(StrictModel):
@@ -43,8 +44,14 @@ class DeliveryRecord(Record):
     last_status_code: int | None = None
     last_error: str | None = None
     next_attempt_at: int | None = None
+    # The receive (ApproximateReceiveCount) that makes the next attempt; the ones before it hold.
+    next_attempt_receive: int | None = None
     disabled_at: int | None = None
+    dead_lettered_at: int | None = None
     lease_until: int | None = None
+    # The last ChangeMessageVisibility SQS refused for this delivery (never silent).
+    visibility_refused_at: int | None = None
+    visibility_error: str | None = None
 
 
 class AttemptRecord(Record):
@@ -93,6 +100,10 @@ class DeliveryView(OutModel):
     last_status_code: int | None = None
     last_error: str | None = None
     disabled_at: str | None = None
+    next_attempt_at: str | None = None
+    dead_lettered_at: str | None = None
+    visibility_refused_at: str | None = None
+    visibility_error: str | None = None
     attempts: list[AttemptView] = Field(default_factory=list)
 
 

@@ -1,7 +1,12 @@
 """HTTP delivery of one signed part: requests, pinned to the validated address.
 
-- A Session per worker thread (keep-alive across the parts of a job, no shared state).
-- (connect, read) timeouts; redirects are never followed (a 3xx is a failure).
+- One wall-clock deadline per attempt covers connect, TLS, the answer's headers and the
+  capped body together: a watchdog shuts the attempt's sockets down when it passes, so a
+  receiver that drips its answer a byte at a time cannot hold an attempt past it
+  (per-read timeouts alone restart with every byte). Every attempt opens its own
+  connection, so every socket it uses is one the watchdog knows.
+- (connect, read) timeouts inside that deadline; redirects are never followed (a 3xx is
+  a failure).
 - The receiver's answer is streamed and at most WEBHOOK_RESPONSE_BYTES are read.
 - The TCP connection goes to the IP that the SSRF guard validated, while the Host
   header, TLS SNI and certificate check keep the URL's host name: a DNS answer that
@@ -10,7 +15,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -19,6 +26,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from roomcast.webhooks.ssrf import Target
 
@@ -36,8 +45,79 @@ class SendResult:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+class Deadline:
+    """The wall-clock end of one attempt: at it, every socket of the attempt is shut down."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.ends_at = time.monotonic() + seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, seconds), self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+    def remaining(self) -> float:
+        return max(0.001, self.ends_at - time.monotonic())
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            expired = self.expired
+        if expired:
+            _shutdown(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shutdown(sock)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)  # wakes a blocked recv/connect in the sending thread
+
+
+_local = threading.local()  # the deadline of the attempt this thread is sending
+
+
+class _WatchedConnection(HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        deadline: Deadline | None = getattr(_local, "deadline", None)
+        if deadline is not None:
+            deadline.watch(sock)
+        return sock
+
+
+class _WatchedHTTPSConnection(_WatchedConnection, HTTPSConnection):
+    pass
+
+
+class _WatchedPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
 class PinnedHostAdapter(HTTPAdapter):
-    """Connects to the URL's (IP) host but verifies TLS against the Host header's name."""
+    """Connects to the URL's (IP) host but verifies TLS against the Host header's name;
+    its sockets are watched by the current attempt's Deadline."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedPool, "https": _WatchedHTTPSPool}
 
     def build_connection_pool_key_attributes(
         self, request: requests.PreparedRequest, verify: bool | str, cert: Any = None
@@ -50,23 +130,17 @@ class PinnedHostAdapter(HTTPAdapter):
         return host_params, pool_kwargs
 
 
-_local = threading.local()
-
-
 def _session() -> requests.Session:
-    session = getattr(_local, "session", None)
-    if session is None:
-        session = requests.Session()
-        session.trust_env = False  # no proxies or .netrc from the environment
-        adapter = PinnedHostAdapter(pool_connections=4, pool_maxsize=4, max_retries=0)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
-        _local.session = session
+    session = requests.Session()
+    session.trust_env = False  # no proxies or .netrc from the environment
+    adapter = PinnedHostAdapter(pool_connections=1, pool_maxsize=1, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
     return session
 
 
 def reset_caches() -> None:
-    _local.__dict__.pop("session", None)
+    """Nothing is cached across attempts (kept for the tests' cache reset)."""
 
 
 def pinned_url(target: Target) -> str:
@@ -91,36 +165,61 @@ def post(
     connect_timeout: float,
     read_timeout: float,
     response_bytes: int,
+    deadline_seconds: float | None = None,
 ) -> SendResult:
-    session = _session()
+    """One attempt; it ends by `deadline_seconds` (default: connect + read timeouts)."""
+    limit = deadline_seconds if deadline_seconds is not None else connect_timeout + read_timeout
+    started = time.monotonic()
+    with Deadline(limit) as deadline, _session() as session:
+        _local.deadline = deadline
+        try:
+            return _send(session, deadline, target, body, headers, connect_timeout, read_timeout, response_bytes, started)
+        finally:
+            _local.deadline = None
+
+
+def _send(
+    session: requests.Session,
+    deadline: Deadline,
+    target: Target,
+    body: bytes,
+    headers: dict[str, str],
+    connect_timeout: float,
+    read_timeout: float,
+    response_bytes: int,
+    started: float,
+) -> SendResult:
     request = requests.Request("POST", pinned_url(target), data=body, headers={**headers, "Host": host_header(target)})
     prepared = session.prepare_request(request)
     prepared.roomcast_server_name = target.host  # type: ignore[attr-defined]
-    started = time.monotonic()
+
+    def failed(error: str) -> SendResult:
+        return SendResult(None, _elapsed(started), error="deadline_exceeded" if deadline.expired else error)
+
     try:
         response = session.send(
             prepared,
-            timeout=(connect_timeout, read_timeout),
+            timeout=(min(connect_timeout, deadline.remaining()), min(read_timeout, deadline.remaining())),
             allow_redirects=False,
             stream=True,
             verify=True,
         )
     except requests.exceptions.ConnectTimeout:
-        return SendResult(None, _elapsed(started), error="connect_timeout")
+        return failed("connect_timeout")
     except requests.exceptions.ReadTimeout:
-        return SendResult(None, _elapsed(started), error="read_timeout")
+        return failed("read_timeout")
     except requests.exceptions.SSLError:
-        return SendResult(None, _elapsed(started), error="tls_error")
+        return failed("tls_error")
     except requests.exceptions.ConnectionError as exc:
-        refused = "refused" in str(exc).lower()
-        return SendResult(None, _elapsed(started), error="connection_refused" if refused else "connection_error")
+        return failed("connection_refused" if "refused" in str(exc).lower() else "connection_error")
     except requests.exceptions.RequestException as exc:
-        return SendResult(None, _elapsed(started), error=type(exc).__name__)
+        return failed(type(exc).__name__)
     try:
         raw = response.raw.read(response_bytes, decode_content=True) if response_bytes else b""
         error = None
     except Exception as exc:  # a receiver that dies mid-answer still answered with a status
-        raw, error = b"", f"response_read_failed: {type(exc).__name__}"
+        raw = b""
+        error = "deadline_exceeded" if deadline.expired else f"response_read_failed: {type(exc).__name__}"
     finally:
         response.close()
     latency = _elapsed(started)

@@ -22,6 +22,8 @@ from roomcast import __version__ as _package_version
 PREFIX = "whsec_"
 USER_AGENT = f"roomcast-webhooks/{_package_version}"
 SECRET_BYTES = 32
+# Standard Webhooks: a secret holds between 24 and 64 bytes of key.
+MIN_SECRET_BYTES = 24
 
 
 def generate_secret() -> str:
@@ -37,8 +39,10 @@ def secret_key(secret: str) -> bytes:
         key = base64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ValueError("a webhook secret must be base64 (optionally prefixed whsec_)") from exc
-    if len(key) < 16:
-        raise ValueError("a webhook secret must hold at least 16 bytes")
+    if len(key) < MIN_SECRET_BYTES:
+        raise ValueError(
+            f"a webhook secret must decode to at least {MIN_SECRET_BYTES} bytes (it decodes to {len(key)})"
+        )
     return key
 
 

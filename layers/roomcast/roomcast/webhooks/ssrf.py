@@ -8,6 +8,10 @@ again right before each send, and the sender connects to the address validated h
 (the IP is pinned), so a DNS answer that changes between check and connect (rebinding)
 cannot redirect the request.
 
+An internationalised host name is checked, resolved and sent in its IDNA (punycode)
+form - the URL, the Host header and TLS all use it; a name that has no IDNA form is
+refused like any other unsafe URL.
+
 WEBHOOK_ALLOW_LOOPBACK (tests and the local runtime only; the template never sets it)
 also allows http and 127.0.0.0/8 / ::1 - and nothing else that is not global.
 """
@@ -17,7 +21,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from roomcast.errors import UnsafeUrl
 
@@ -60,7 +64,7 @@ class Target:
 
     url: str
     scheme: str
-    host: str  # as written in the URL (Host header, TLS SNI and certificate name)
+    host: str  # the URL's host in ASCII (IDNA) form: Host header, TLS SNI and certificate name
     port: int
     address: str  # the validated IP the sender connects to
 
@@ -104,6 +108,18 @@ def address_allowed(ip: IPAddress, allow_loopback: bool = False) -> bool:
     return True
 
 
+def ascii_host(host: str) -> str:
+    """The host as DNS and HTTP know it: an IP literal or ASCII name as is, else IDNA."""
+    if host.isascii():
+        return host
+    import idna  # a dependency of requests; only needed for non-ASCII names
+
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError, ValueError) as exc:
+        raise UnsafeUrl("the webhook host is not a valid internationalised domain name") from exc
+
+
 def _split(url: str, allow_loopback: bool) -> tuple[str, str, int]:
     if not isinstance(url, str) or len(url) > MAX_URL_LENGTH:
         raise UnsafeUrl("the webhook URL is missing or too long")
@@ -121,7 +137,18 @@ def _split(url: str, allow_loopback: bool) -> tuple[str, str, int]:
     host = parts.hostname
     if not host:
         raise UnsafeUrl("the webhook URL has no host")
-    return scheme, host, port or (443 if scheme == "https" else 80)
+    return scheme, ascii_host(host), port or (443 if scheme == "https" else 80)
+
+
+def _ascii_url(url: str, host: str) -> str:
+    """`url` with its host replaced by the ASCII form (port, path and query kept)."""
+    parts = urlsplit(url)
+    if parts.hostname == host:
+        return url
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc = f"{netloc}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def resolve(host: str, port: int) -> list[IPAddress]:
@@ -150,4 +177,5 @@ def check_url(url: str, allow_loopback: bool = False) -> Target:
         if scheme == "http" and not is_loopback(ip):
             # http is a local-runtime convenience, never a way to reach the internet in clear.
             raise UnsafeUrl("the webhook URL must use https")
-    return Target(url=url.strip(), scheme=scheme, host=host, port=port, address=str(addresses[0]))
+    clean = url.strip()
+    return Target(url=_ascii_url(clean, host), scheme=scheme, host=host, port=port, address=str(addresses[0]))
