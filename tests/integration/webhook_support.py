@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -35,6 +36,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = 0.0  # roomcast.clock when it arrived (an injected clock in the long-schedule tests)
 
 
 class ScriptedReceiver:
@@ -54,11 +56,13 @@ class ScriptedReceiver:
                 return
 
             def do_POST(self) -> None:
+                from roomcast import clock
+
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)
                 with receiver.lock:
                     receiver.requests.append(
-                        Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                        Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body, clock.now())
                     )
                     reply = receiver.replies.pop(0) if receiver.replies else receiver.default
                 if reply.delay:
@@ -89,12 +93,15 @@ class ScriptedReceiver:
         self.thread.join(timeout=10)
 
 
-@pytest.fixture(name="webhook_stack")
-def webhook_stack_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """conftest's stack, provisioned with the seconds schedule (maxReceiveCount to match)."""
+@contextmanager
+def provisioned_stack(
+    monkeypatch: pytest.MonkeyPatch, schedule: str = TEST_SCHEDULE, max_receive: int | None = None, **env: str
+) -> Iterator[Any]:
+    """conftest's stack with another schedule; maxReceiveCount = the schedule's plan unless given."""
     from moto import mock_aws
     from moto.core.botocore_stubber import BotocoreStubber
 
+    from roomcast.webhooks.schedule import max_receive_count, parse_schedule
     from roomcast_local.cfn import load_template
     from roomcast_local.stack import provision
 
@@ -108,23 +115,68 @@ def webhook_stack_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
             return unlocked(self, request)
 
     monkeypatch.setattr(BotocoreStubber, "process_request", one_request_at_a_time)
+    receives = max_receive_count(parse_schedule(schedule)) if max_receive is None else max_receive
     with mock_aws():
         provisioned = provision(
             load_template(ROOT / "template.yaml"),
             boto3.Session(),
-            parameters={"WebhookSchedule": TEST_SCHEDULE, "WebhookMaxReceiveCount": TEST_MAX_RECEIVE},
+            parameters={"WebhookSchedule": schedule, "WebhookMaxReceiveCount": receives},
             secret_values={"JwtSecret": JWT_SECRET, "AdminApiKeySecret": ADMIN_KEY},
         )
-        env: dict[str, str] = {}
+        variables: dict[str, str] = {}
         for logical_id in provisioned.functions:
-            env.update(provisioned.function_environment(logical_id))
-        env.update(WEBHOOK_ALLOW_LOOPBACK="true", WEBHOOK_JITTER="0", WEBHOOK_READ_TIMEOUT="2",
-                   WEBHOOK_CONNECT_TIMEOUT="2")
-        for name, value in env.items():
+            variables.update(provisioned.function_environment(logical_id))
+        variables.update(WEBHOOK_ALLOW_LOOPBACK="true", WEBHOOK_JITTER="0", WEBHOOK_READ_TIMEOUT="2",
+                         WEBHOOK_CONNECT_TIMEOUT="2")
+        variables.update(env)
+        for name, value in variables.items():
             monkeypatch.setenv(name, value)
         reset_caches()
         yield provisioned
         reset_caches()
+
+
+@pytest.fixture(name="webhook_stack")
+def webhook_stack_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """conftest's stack, provisioned with the seconds schedule (maxReceiveCount to match)."""
+    with provisioned_stack(monkeypatch) as provisioned:
+        yield provisioned
+
+
+class FakeClock:
+    """One time for roomcast.clock and for moto (which reads moto.core.utils.utcnow)."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.t = start
+
+    def now(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+@pytest.fixture
+def fake_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
+    """An injected clock, and moto's SQS with the 12-hour limit counted from the receive (AWS's rule)."""
+    import datetime
+
+    import moto.core.utils
+
+    from roomcast import clock
+    from roomcast_local.moto_sqs_visibility import install
+
+    install()
+    fake = FakeClock()
+    monkeypatch.setattr(
+        moto.core.utils, "utcnow",
+        lambda: datetime.datetime.fromtimestamp(fake.t, datetime.UTC).replace(tzinfo=None),
+    )
+    clock.install(fake.now)
+    try:
+        yield fake
+    finally:
+        clock.install(None)
 
 
 def admin(invoke: Callable[..., Any], method: str, path: str, body: Any = None) -> tuple[int, Any]:
