@@ -15,7 +15,7 @@ from tests.integration.webhook_support import (
     ScriptedReceiver,
     admin,
     create_room,
-    fake_clock,  # noqa: F401 - the fake_clock fixture
+    fake_clock_fixture,  # noqa: F401 - the fake_clock fixture
     provisioned_stack,
 )
 

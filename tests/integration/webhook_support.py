@@ -156,8 +156,8 @@ class FakeClock:
         self.t += seconds
 
 
-@pytest.fixture
-def fake_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
+@contextmanager
+def injected_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
     """An injected clock, and moto's SQS with the 12-hour limit counted from the receive (AWS's rule)."""
     import datetime
 
@@ -177,6 +177,12 @@ def fake_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
         yield fake
     finally:
         clock.install(None)
+
+
+@pytest.fixture(name="fake_clock")
+def fake_clock_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
+    with injected_clock(monkeypatch) as fake:
+        yield fake
 
 
 def admin(invoke: Callable[..., Any], method: str, path: str, body: Any = None) -> tuple[int, Any]:

@@ -162,7 +162,7 @@ def timeline_table(schedule: list[int], jitter: float) -> str:
     for row in timeline(schedule):
         wait = human(row.wait) if row.wait is not None else "— then the DLQ"
         receives = str(row.receives) if row.wait is not None else "—"
-        spread = "—" if row.at == 0 else f"{human(low)} – {human(high)}"
+        spread = "—" if row.at == 0 else f"{human(low)} to {human(high)}"
         lines.append(f"| {row.attempt} | {human(row.at)} | {spread} | {wait} | {receives} |")
         if row.wait is not None:
             low += row.wait * (1 - jitter)
