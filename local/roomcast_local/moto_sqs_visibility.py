@@ -44,6 +44,7 @@ def install() -> None:
                 return
         raise ReceiptHandleIsInvalid
 
-    models.Message.mark_received = mark_received
-    models.SQSBackend.change_message_visibility = change_message_visibility
-    models.SQSBackend._roomcast_receive_rule = True
+    # Patching moto's classes is the point of this module.
+    setattr(models.Message, "mark_received", mark_received)  # noqa: B010
+    setattr(models.SQSBackend, "change_message_visibility", change_message_visibility)  # noqa: B010
+    setattr(models.SQSBackend, "_roomcast_receive_rule", True)  # noqa: B010
