@@ -130,3 +130,29 @@ def _literal_only(host, port, *args, **kwargs):
 
     ipaddress.ip_address(host)  # a literal resolves to itself; anything else would be DNS
     return _real_getaddrinfo(host, port, *args, **kwargs)
+
+
+def test_an_idn_host_is_checked_and_targeted_in_its_idna_form(monkeypatch):
+    fake_dns(monkeypatch, {"xn--e1afmkfd.xn--80akhbyknj4f": ["93.184.215.14"]})  # only the IDNA name resolves
+    target = ssrf.check_url("https://пример.испытание:8443/hooks?x=1")
+    assert target.host == "xn--e1afmkfd.xn--80akhbyknj4f"
+    assert target.url == "https://xn--e1afmkfd.xn--80akhbyknj4f:8443/hooks?x=1"
+    assert target.address == "93.184.215.14"
+    from roomcast.webhooks import sender
+
+    assert sender.host_header(target) == "xn--e1afmkfd.xn--80akhbyknj4f:8443"
+    assert sender.pinned_url(target) == "https://93.184.215.14:8443/hooks?x=1"
+
+
+def test_an_idn_host_resolving_to_a_private_address_is_still_refused(monkeypatch):
+    fake_dns(monkeypatch, {"xn--e1afmkfd.xn--80akhbyknj4f": ["10.0.0.8"]})
+    with pytest.raises(UnsafeUrl):
+        ssrf.check_url("https://пример.испытание/hooks")
+
+
+@pytest.mark.parametrize("host", ["exa\u200dmple.com", "a\u2028b.example", "\u0300lead.example"])
+def test_a_host_without_an_idna_form_is_refused(host, monkeypatch):
+    fake_dns(monkeypatch, {})
+    with pytest.raises(UnsafeUrl) as refused:
+        ssrf.check_url(f"https://{host}/hooks")
+    assert "internationalised" in refused.value.message
