@@ -4,9 +4,10 @@ Thin: turn each SQS record into a ReceivedJob, run the batch's jobs concurrently
 (logic.delivery.deliver_batch) with the Lambda's remaining time, and report the failed
 items through Powertools' BatchProcessor so that only those are retried by SQS.
 
-Cold start: the jobs queue's redrive policy must give exactly the receives that
-WEBHOOK_SCHEDULE plans; when it does not, the function refuses to start (an init error
-naming both values) rather than end the schedule early or attempt past it.
+Cold start: the jobs queue's redrive policy (read once per execution environment, from
+the event's own queue, so importing this module makes no AWS call) must give exactly the
+receives that WEBHOOK_SCHEDULE plans; when it does not, every invocation fails before
+touching a job, naming both values, rather than end the schedule early or attempt past it.
 """
 
 from __future__ import annotations
@@ -40,10 +41,6 @@ def _check_budget(queue_url: str) -> None:
     check_receive_budget(get_settings(), redrive_policy(queue_url), queue_url)
 
 
-if get_settings().jobs_queue_url:  # unset only where no queue exists (a build-output import)
-    _check_budget(get_settings().jobs_queue_url)
-
-
 def _received(record: dict[str, Any], invoked_at: float) -> ReceivedJob:
     attributes = record.get("attributes") or {}
     receive_count = int(attributes.get("ApproximateReceiveCount", "1"))
@@ -73,7 +70,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         except Exception as exc:  # a record we cannot even read fails alone
             broken[record.get("messageId", "")] = exc
     for queue_url in {job.queue_url for job in jobs}:
-        _check_budget(queue_url)  # the event's own queue (cached: one call per environment)
+        _check_budget(queue_url)  # the policy is read once per environment (its cold start)
     services = default_services(remaining_ms=context.get_remaining_time_in_millis)
     failures = {**deliver_batch(services, jobs), **broken}
 

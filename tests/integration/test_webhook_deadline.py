@@ -228,12 +228,21 @@ def test_a_schedule_that_disagrees_with_the_receive_budget_is_refused_at_cold_st
     from tests.conftest import ROOT
 
     # The queue keeps the production default's 19 receives; the function is told 3,6.
-    with provisioned_stack(monkeypatch, "3,6", max_receive=19):
+    with provisioned_stack(monkeypatch, "3,6", max_receive=19) as stack:
         spec = importlib.util.spec_from_file_location("fn_delivery_cold", ROOT / "functions" / "delivery" / "app.py")
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
-        with pytest.raises(ScheduleMismatch) as refused:
-            spec.loader.exec_module(module)  # the cold start: importing the handler's module
+        spec.loader.exec_module(module)  # a fresh execution environment
+        invoke = lambda function, event: load_handler(function).lambda_handler(event, LambdaContext())  # noqa: E731
+        with ScriptedReceiver() as receiver:
+            create_room(invoke, "mismatch", receiver.url)
+            assert admin(invoke, "DELETE", "/rooms/mismatch")[0] == 202
+            driver = QueueDriver(stack, invoke)
+            messages = driver.receive()
+            with pytest.raises(ScheduleMismatch) as refused:
+                module.lambda_handler(driver.event(messages), LambdaContext())  # its first invocation
+            assert receiver.requests == []  # refused before any job was touched
+            assert admin(invoke, "GET", "/rooms/mismatch/deliveries")[1]["deliveries"][0]["attempt_count"] == 0
     message = str(refused.value)
     assert "WEBHOOK_SCHEDULE=3,6 plans 3 receives" in message and "maxReceiveCount 19" in message
     assert "WebhookMaxReceiveCount=3" in message
