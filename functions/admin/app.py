@@ -20,9 +20,10 @@ from roomcast.errors import (
     http_status,
 )
 from roomcast.gateway import Gateway, management_endpoint
-from roomcast.logic import closing, rooms, webhook_admin
+from roomcast.logic import closing, fanout, rooms, webhook_admin
 from roomcast.logic.context import Services
 from roomcast.models.admin import CreateRoomRequest, MintTokenRequest
+from roomcast.models.fanout import BroadcastRequest
 from roomcast.observability import logger, metrics
 
 app = APIGatewayHttpResolver()
@@ -133,6 +134,17 @@ def list_deliveries(room_id: str) -> dict[str, Any]:
 @app.post("/rooms/<room_id>/deliveries/<delivery_id>/replay")
 def replay_delivery(room_id: str, delivery_id: str) -> Response:
     return _json(202, webhook_admin.replay(get_store(), room_id, delivery_id).dump())
+
+
+@app.post("/broadcasts")
+def create_broadcast() -> Response:
+    request = BroadcastRequest.model_validate(_body())
+    return _json(202, fanout.create_broadcast(_services(), request).dump())
+
+
+@app.get("/broadcasts/<broadcast_id>")
+def get_broadcast(broadcast_id: str) -> dict[str, Any]:
+    return fanout.get_broadcast(_services(), broadcast_id).dump()
 
 
 @app.post("/tokens")

@@ -32,6 +32,8 @@ class FanoutResult:
     delivered: int = 0
     failed: int = 0
     gone: list[str] = field(default_factory=list)
+    # Connections handed to range jobs on the fan-out queue (logic/fanout.py).
+    queued: int = 0
 
 
 def management_endpoint(api_id: str | None, stage: str | None, region: str | None = None) -> str | None:

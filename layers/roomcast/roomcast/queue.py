@@ -74,3 +74,28 @@ def change_visibility(queue_url: str, receipt_handle: str, seconds: int) -> None
     sqs_client().change_message_visibility(
         QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=int(seconds)
     )
+
+
+class FanoutQueue:
+    """Range jobs of a split fan-out (docs/scaling-and-cost.md), sent 10 per call."""
+
+    def __init__(self, queue_url: str | None = None, client: Any | None = None) -> None:
+        self.queue_url = queue_url if queue_url is not None else get_settings().fanout_queue_url
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        return self._client or sqs_client()
+
+    def send_batch(self, bodies: list[str]) -> list[int]:
+        """Send up to 10 bodies; returns the indexes that SQS did not take (after one retry)."""
+        pending = list(range(len(bodies)))
+        for _attempt in range(2):
+            if not pending:
+                break
+            response = self.client.send_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "MessageBody": bodies[i]} for i in pending],
+            )
+            pending = sorted(int(f["Id"]) for f in response.get("Failed") or [])
+        return pending

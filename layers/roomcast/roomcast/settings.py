@@ -22,6 +22,10 @@ class Settings(BaseModel):
     # Fan-out worker pool; botocore's max_pool_connections is sized to match.
     fanout_workers: int = Field(default=32, alias="FANOUT_WORKERS", ge=1, le=256)
     fanout_retries: int = Field(default=2, alias="FANOUT_RETRIES", ge=0, le=5)
+    # Above this many member connections a room's fan-out splits into range jobs of this
+    # size on the fan-out queue (docs/scaling-and-cost.md derives 800 for 512 MB).
+    fanout_split_threshold: int = Field(default=800, alias="FANOUT_SPLIT_THRESHOLD", ge=1, le=100_000)
+    fanout_queue_url: str = Field(default="", alias="FANOUT_QUEUE_URL")
     history_page_size: int = Field(default=50, alias="HISTORY_PAGE_SIZE", ge=1, le=100)
     max_message_chars: int = Field(default=8000, alias="MAX_MESSAGE_CHARS", ge=1, le=30000)
     # API Gateway ends a connection after 2 hours; TTL removes what $disconnect missed.

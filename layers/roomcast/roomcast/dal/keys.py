@@ -10,9 +10,14 @@
     ROOM#<room>     DELIVERY#<delivery id>     webhook delivery (+ #ATTEMPT#<n>)
     CONN#<conn>     META                       connection meta (TTL)          USER#<user> / CONN#<conn>
     CONN#<conn>     ROOM#<room>                rooms a connection is in (TTL)
+    CONNS#<shard>   CONN#<conn>                connection index, 16 shards (TTL)
+    BROADCAST#<id>  META                       broadcast: frame, state, counts (TTL)
+    FANOUT#<id>     JOB#<job id>               a finished range job (TTL)
 """
 
 from __future__ import annotations
+
+import zlib
 
 META = "META"
 
@@ -55,6 +60,45 @@ def conn_room_sk(room_id: str) -> str:
 
 def user_gsi_pk(user_id: str) -> str:
     return f"USER#{user_id}"
+
+
+# The connection index (docs/scaling-and-cost.md, "Broadcast to every connection"): 16
+# shards keep a connect storm at API Gateway's default 500 new connections/s under
+# DynamoDB's 1,000 writes/s per partition with 8x headroom, and give a broadcast 16
+# parallel first jobs. Changing it strands index items in dropped shards until their TTL.
+CONNECTION_INDEX_SHARDS = 16
+MEMBER_PREFIX = "MEMBER#"
+INDEX_PREFIX = "CONN#"
+
+
+def index_shard(connection_id: str) -> int:
+    """A stable shard (not Python's per-process salted hash()): connect and disconnect agree."""
+    return zlib.crc32(connection_id.encode()) % CONNECTION_INDEX_SHARDS
+
+
+def index_pk(shard: int) -> str:
+    return f"CONNS#{shard}"
+
+
+def index_sk(connection_id: str) -> str:
+    return f"{INDEX_PREFIX}{connection_id}"
+
+
+def broadcast_pk(broadcast_id: str) -> str:
+    return f"BROADCAST#{broadcast_id}"
+
+
+def fanout_pk(fanout_id: str) -> str:
+    return f"FANOUT#{fanout_id}"
+
+
+def fanout_job_sk(job_id: str) -> str:
+    return f"JOB#{job_id}"
+
+
+def prefix_end(prefix: str) -> str:
+    """The smallest key above every key starting with `prefix` (its last character + 1)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 ROOMS_GSI_PK = "ROOMS"

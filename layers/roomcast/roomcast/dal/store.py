@@ -291,7 +291,21 @@ class RoomStore:
             ttl=conn.expires_at,
             entity="connection",
         )
-        self.client.put_item(TableName=self.table, Item=to_item(item))
+        # With its connection-index entry, in one transaction: a broadcast never misses a
+        # registered connection, and a crash cannot leave one of the two behind.
+        index_item = {
+            "pk": keys.index_pk(keys.index_shard(conn.connection_id)),
+            "sk": keys.index_sk(conn.connection_id),
+            "connection_id": conn.connection_id,
+            "user_id": conn.user_id,
+            "ttl": conn.expires_at,
+        }
+        self.client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": self.table, "Item": to_item(item)}},
+                {"Put": {"TableName": self.table, "Item": to_item(index_item)}},
+            ]
+        )
 
     def get_connection(self, connection_id: str) -> Connection | None:
         response = self.client.get_item(
@@ -301,7 +315,13 @@ class RoomStore:
         return Connection(**from_item(item)) if item else None
 
     def delete_connection(self, connection_id: str) -> None:
-        self.client.delete_item(TableName=self.table, Key=key(keys.conn_pk(connection_id), keys.META))
+        index_key = key(keys.index_pk(keys.index_shard(connection_id)), keys.index_sk(connection_id))
+        self.client.transact_write_items(
+            TransactItems=[
+                {"Delete": {"TableName": self.table, "Key": key(keys.conn_pk(connection_id), keys.META)}},
+                {"Delete": {"TableName": self.table, "Key": index_key}},
+            ]
+        )
 
     def connection_rooms(self, connection_id: str) -> list[str]:
         rooms: list[str] = []

@@ -142,7 +142,11 @@ def send(services: Services, caller: Caller, frame: SendFrame) -> AckFrame:
     if duplicate:
         return AckFrame(request_id=frame.request_id, message=message, duplicate=True)
     result = broadcast_to_room(
-        services, frame.room_id, MessageFrame(message=message).dump(), exclude=caller.connection_id
+        services,
+        frame.room_id,
+        MessageFrame(message=message).dump(),
+        exclude=caller.connection_id,
+        message_id=message.id,
     )
     return AckFrame(
         request_id=frame.request_id,
@@ -150,6 +154,7 @@ def send(services: Services, caller: Caller, frame: SendFrame) -> AckFrame:
         delivered=result.delivered,
         failed=result.failed,
         gone=len(result.gone),
+        queued=result.queued,
     )
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from roomcast.dal.fanout import Target
 from roomcast.gateway import FanoutResult
 from roomcast.ids import iso, now_ms
+from roomcast.logic import fanout
 from roomcast.logic.context import Services
 from roomcast.models.frames import Member, MemberEventFrame
 from roomcast.models.records import MemberRecord
@@ -34,25 +36,29 @@ def broadcast_to_room(
     room_id: str,
     payload: dict[str, Any],
     exclude: str | None = None,
-    members: list[MemberRecord] | None = None,
+    members: Sequence[MemberRecord | Target] | None = None,
     clean_gone: bool = True,
+    message_id: str | None = None,
 ) -> FanoutResult:
     """Send a frame to every member connection of a room but `exclude`.
 
-    Connections that answer 410 Gone are removed (their sessions ended) and announced
-    as left; that announcement does not recurse into further clean-ups.
+    Above the split threshold a stored message (`message_id`) is split into range jobs
+    and other frames are not sent (logic/fanout.py). Connections that answer 410 Gone
+    are removed (their sessions ended) and announced as left; that announcement does
+    not recurse into further clean-ups.
     """
-    targets = members if members is not None else services.store.members(room_id)
-    result = services.gateway.broadcast(
-        (m.connection_id for m in targets if m.connection_id != exclude), payload
-    )
-    if result.gone and clean_gone:
-        # Bounded: each clean-up re-reads and re-notifies the room, so a burst of stale
-        # connections must not eat the sender's invocation. The rest go with the next
-        # broadcast, their $disconnect, or TTL.
-        for connection_id in result.gone[:MAX_GONE_CLEANUPS_PER_BROADCAST]:
-            drop_connection(services, connection_id, reason="gone", announce=True)
+    result = fanout.to_room(services, room_id, payload, exclude, members, message_id)
+    if clean_gone:
+        clean_gone_connections(services, result.gone)
     return result
+
+
+def clean_gone_connections(services: Services, gone: list[str]) -> None:
+    # Bounded: each clean-up re-reads and re-notifies the room, so a burst of stale
+    # connections must not eat the sender's invocation. The rest go with the next
+    # broadcast, their $disconnect, or TTL.
+    for connection_id in gone[:MAX_GONE_CLEANUPS_PER_BROADCAST]:
+        drop_connection(services, connection_id, reason="gone", announce=True)
 
 
 def end_membership(
@@ -64,8 +70,9 @@ def end_membership(
         return False
     services.store.add_leave_stats(member.room_id)
     _end_calls(services, member, reason)
-    if announce:
-        remaining = services.store.members(member.room_id)
+    # Member events are not sent in rooms above the split threshold (logic/fanout.py).
+    remaining = fanout.small_room_members(services, member.room_id) if announce else None
+    if remaining is not None:
         frame = MemberEventFrame(
             type="member.left",
             room_id=member.room_id,

@@ -140,6 +140,8 @@ class AckFrame(OutModel):
     delivered: int = 0
     failed: int = 0
     gone: int = 0
+    # Connections left to range jobs on the fan-out queue (rooms above the split threshold).
+    queued: int = 0
 
 
 class HistoryFrameOut(OutModel):
@@ -177,3 +179,18 @@ class ErrorFrame(OutModel):
     code: str
     message: str
     request_id: str | None = None
+
+
+class Notification(OutModel):
+    id: str  # the broadcast id: a job SQS delivers twice repeats it, and clients drop repeats
+    type: str
+    data: Any = None
+    sent_at: str
+    room_id: str | None = None
+
+
+class NotificationFrame(OutModel):
+    """An admin broadcast (POST /broadcasts) to every connection, a room's or some users'."""
+
+    type: Literal["notification"] = "notification"
+    notification: Notification
