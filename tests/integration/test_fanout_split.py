@@ -11,6 +11,7 @@ FANOUT_TEST_MEMBERS sets the room's size (default 20,000); the split threshold i
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import threading
@@ -199,7 +200,7 @@ def test_a_large_room_fans_out_once_to_every_member_across_disjoint_ranges(api, 
     # first after the inline range's last key, the last open-ended.
     jobs.sort(key=lambda j: j["job_id"] and int(j["job_id"]))
     assert jobs[0]["after"] == keys.member_sk(ids[THRESHOLD - 1])
-    for previous, job in zip(jobs, jobs[1:], strict=False):
+    for previous, job in itertools.pairwise(jobs):
         assert job["after"] == previous["through"] and job["after"] < (job.get("through") or "MEMBER$")
     assert "through" not in jobs[-1]
 
