@@ -114,6 +114,8 @@ export interface AckFrame {
   delivered: number;
   failed: number;
   gone: number;
+  /** Member connections left to range jobs (rooms above the split threshold); else 0. */
+  queued: number;
 }
 
 export interface HistoryFrame extends HistoryPage {
@@ -134,6 +136,22 @@ export interface PongFrame {
   type: "pong";
   request_id?: string;
   server_time: string;
+}
+
+export interface Notification {
+  /** The broadcast's id; the client emits each id once. */
+  id: string;
+  type: string;
+  data?: unknown;
+  sent_at: string;
+  /** Set when the broadcast went to one room's members. */
+  room_id?: string;
+}
+
+/** An admin broadcast (POST /broadcasts). */
+export interface NotificationFrame {
+  type: "notification";
+  notification: Notification;
 }
 
 export interface RoomClosedFrame {
@@ -172,6 +190,7 @@ export type ServerFrame =
   | TypingFrame
   | PongFrame
   | RoomClosedFrame
+  | NotificationFrame
   | ErrorFrame
   | SignalFrame;
 
@@ -238,6 +257,8 @@ export interface RoomcastEventMap {
   presence: CustomEvent<PresenceDetail>;
   typing: CustomEvent<TypingFrame>;
   "room.closed": CustomEvent<RoomClosedFrame>;
+  /** An admin broadcast, once per notification id. */
+  notification: CustomEvent<NotificationFrame>;
   signal: CustomEvent<SignalFrame>;
   /** Every frame received, before any other event. */
   frame: CustomEvent<ServerFrame>;

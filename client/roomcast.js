@@ -34,6 +34,8 @@ const DEFAULTS = Object.freeze({
 const SIGNAL_TYPES = new Set(["signal", "offer", "answer", "ice-candidate"]);
 // Ids of messages already emitted, per room, to drop duplicates (live vs. catch-up overlap).
 const SEEN_IDS_PER_ROOM = 2_000;
+// Ids of notifications already emitted: a broadcast's range job may be delivered twice.
+const SEEN_NOTIFICATIONS = 500;
 // WebSocket.close() accepts only 1000 or 3000-4999 from scripts.
 const CLOSE_NORMAL = 1000;
 const CLOSE_HEARTBEAT = 4000;
@@ -110,7 +112,8 @@ export class RoomcastError extends Error {
  *
  * Events (CustomEvent; `event.detail` is the frame as received, unless noted):
  * "message", "member.joined", "member.left", "presence" ({type, room_id, members}),
- * "typing", "room.closed", "signal", "frame" (every frame received, raw), "open"
+ * "typing", "room.closed", "signal", "notification" (an admin broadcast, once per id),
+ * "frame" (every frame received, raw), "open"
  * ({reconnect}), "close" ({code, reason, wasClean, willReconnect}), "reconnecting"
  * ({attempt, delayMs}), "reconnected" ({attempts, rooms}), "gap" ({room_id, reason}),
  * "error" ({error, frame}).
@@ -152,6 +155,8 @@ export class RoomcastClient extends EventTarget {
     this._outbox = [];
     /** @type {Map<string, RoomState>} */
     this._rooms = new Map();
+    /** @type {Set<string>} */
+    this._seenNotifications = new Set();
     this._resyncing = false;
     this._attempt = 0;
     this._reconnectTimer = null;
@@ -896,6 +901,14 @@ export class RoomcastClient extends EventTarget {
       this._failRoomSends(frame.room_id, "room_closed");
       if (known && this._rooms.size === 0) this._endedByRoomClosure = true;
       this._emit("room.closed", frame);
+    } else if (type === "notification") {
+      const id = frame.notification?.id;
+      if (typeof id !== "string" || this._seenNotifications.has(id)) return;
+      this._seenNotifications.add(id);
+      if (this._seenNotifications.size > SEEN_NOTIFICATIONS) {
+        this._seenNotifications.delete(/** @type {string} */ (this._seenNotifications.values().next().value));
+      }
+      this._emit("notification", frame);
     } else if (SIGNAL_TYPES.has(type) || type.startsWith("call-")) {
       this._emit("signal", frame);
     }

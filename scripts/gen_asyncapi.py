@@ -159,7 +159,9 @@ CHAT: list[tuple[str, str, str, str, str, str, list[dict[str, Any]]]] = [
         "AckFrame",
         "receive",
         "ack",
-        "Reply to send, once the message is durably stored; duplicate=true for a resend.",
+        "Reply to send, once the message is durably stored; duplicate=true for a resend. "
+        "delivered/failed/gone count the posts made inline; queued counts the member "
+        "connections left to range jobs in a room above the split threshold.",
         [
             {
                 "type": "ack",
@@ -169,6 +171,7 @@ CHAT: list[tuple[str, str, str, str, str, str, list[dict[str, Any]]]] = [
                 "delivered": 3,
                 "failed": 0,
                 "gone": 0,
+                "queued": 0,
             }
         ],
     ),
@@ -261,6 +264,26 @@ CHAT: list[tuple[str, str, str, str, str, str, list[dict[str, Any]]]] = [
                 "closed_by": "alice",
                 "at": AT,
             },
+        ],
+    ),
+    (
+        "notification",
+        "frames",
+        "NotificationFrame",
+        "receive",
+        "notification",
+        "An admin broadcast (POST /broadcasts) to every connection, a room's members or "
+        "some users' connections. notification.id is the broadcast id: drop repeats.",
+        [
+            {
+                "type": "notification",
+                "notification": {
+                    "id": "0193a6f4b2d15c6e7f8091a2b",
+                    "type": "maintenance",
+                    "data": {"text": "Restart at 02:00 UTC", "minutes": 5},
+                    "sent_at": AT,
+                },
+            }
         ],
     ),
     (

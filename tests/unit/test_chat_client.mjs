@@ -160,7 +160,7 @@ function makeClient(options = {}) {
     ...options,
   });
   const events = [];
-  for (const type of ["message", "presence", "room.closed", "reconnecting", "reconnected", "close", "error", "signal", "frame", "gap"]) {
+  for (const type of ["message", "presence", "room.closed", "reconnecting", "reconnected", "close", "error", "signal", "notification", "frame", "gap"]) {
     client.addEventListener(type, (e) => events.push([type, e.detail]));
   }
   return { client, events, tokens };
@@ -341,6 +341,21 @@ test("disconnect() is final; signal frames and unknown frames are forwarded", as
   await sleep(20);
   assert.equal(server.sockets.length, 1);
   assert.equal(client.state, "closed");
+});
+
+test("a notification is emitted once per id, in or out of any room", async () => {
+  server = new FakeServer();
+  const { client, events } = makeClient();
+  await client.connect();
+  const first = { type: "notification", notification: { id: "b1", type: "maintenance", data: { minutes: 5 }, sent_at: "t" } };
+  server.sockets[0].deliver(first);
+  server.sockets[0].deliver(first); // a range job delivered twice
+  server.sockets[0].deliver({ type: "notification", notification: { id: "b2", type: "other", sent_at: "t" } });
+  await sleep(5);
+  const notes = events.filter(([t]) => t === "notification").map(([, d]) => d.notification.id);
+  assert.deepEqual(notes, ["b1", "b2"]);
+  assert.deepEqual(events.find(([t]) => t === "notification")[1], first);
+  client.disconnect();
 });
 
 test("typing is throttled; a stop is sent once", async () => {
