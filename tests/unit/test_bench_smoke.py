@@ -49,3 +49,13 @@ def test_cold_start_probes_a_handler_and_the_baseline(capsys: pytest.CaptureFixt
     out = capsys.readouterr().out
     assert "connect" in out
     assert "baseline" in out
+
+
+def test_fanout_split_runs_and_every_member_is_posted_once(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import bench_fanout_split
+
+    # measure() asserts that the inline range and the jobs posted each member once.
+    argv = ["--sizes", "30,7", "--threshold", "8", "--workers", "2", "--latency-ms", "1"]
+    assert bench_fanout_split.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "one / split" in out and "30" in out
