@@ -252,16 +252,19 @@ def create_broadcast(services: Services, request: BroadcastRequest, queue: Fanou
         raise PayloadTooLarge(f"the notification frame is {size} bytes; the limit is {MAX_FRAME_BYTES}")
     if request.room_id is not None:
         services.store.require_room(request.room_id)
-    base = {"kind": "broadcast", "fanout_id": broadcast_id}
+    def job(job_id: str, **source: Any) -> FanoutJob:
+        return FanoutJob(kind="broadcast", fanout_id=broadcast_id, job_id=job_id, **source)
+
     if request.user_ids is not None:
+        users = list(dict.fromkeys(request.user_ids))
         jobs = [
-            FanoutJob(**base, job_id=f"u{i}", user_ids=chunk, room_id=request.room_id)
-            for i, chunk in enumerate(iter_chunks(list(dict.fromkeys(request.user_ids)), USERS_PER_JOB))
+            job(f"u{i}", user_ids=chunk, room_id=request.room_id)
+            for i, chunk in enumerate(iter_chunks(users, USERS_PER_JOB))
         ]
     elif request.room_id is not None:
-        jobs = [FanoutJob(**base, job_id="r", room_id=request.room_id, plan=True)]
+        jobs = [job("r", room_id=request.room_id, plan=True)]
     else:
-        jobs = [FanoutJob(**base, job_id=f"s{s}", shard=s, plan=True) for s in range(CONNECTION_INDEX_SHARDS)]
+        jobs = [job(f"s{s}", shard=s, plan=True) for s in range(CONNECTION_INDEX_SHARDS)]
     record = {
         "broadcast_id": broadcast_id,
         "type": request.type,

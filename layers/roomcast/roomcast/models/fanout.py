@@ -16,8 +16,9 @@ USERS_PER_JOB = 100
 
 
 class FanoutJob(StrictModel):
-    """One range of one fan-out. Small on purpose (well under SQS's 256 KB): the frame is
-    not carried, only where it is stored (the message, or the broadcast record)."""
+    """One range of one fan-out. Small on purpose: the frame (up to 128 KB) is not carried,
+    only where it is stored (the message, or the broadcast record), so ten jobs always
+    fit one SendMessageBatch (1 MiB in all; docs/scaling-and-cost.md)."""
 
     kind: Literal["message", "broadcast"]
     # The message id or broadcast id: the frame's source and where job markers live.
