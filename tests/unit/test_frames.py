@@ -104,5 +104,6 @@ def test_outbound_frames_drop_none_fields():
         "delivered": 0,
         "failed": 0,
         "gone": 0,
+        "queued": 0,
     }
     assert ErrorFrame(code="c", message="m").dump() == {"type": "error", "code": "c", "message": "m"}
