@@ -193,21 +193,27 @@ def _send(
     prepared = session.prepare_request(request)
     prepared.roomcast_server_name = target.host  # type: ignore[attr-defined]
 
-    def failed(error: str) -> SendResult:
-        return SendResult(None, _elapsed(started), error="deadline_exceeded" if deadline.expired else error)
+    left = deadline.remaining()
+    # A socket timeout cut down to the time left is the deadline firing, even when it
+    # beats the watchdog by a few milliseconds.
+    connect_cut, read_cut = connect_timeout >= left, read_timeout >= left
+
+    def failed(error: str, cut: bool = False) -> SendResult:
+        expired = deadline.expired or cut
+        return SendResult(None, _elapsed(started), error="deadline_exceeded" if expired else error)
 
     try:
         response = session.send(
             prepared,
-            timeout=(min(connect_timeout, deadline.remaining()), min(read_timeout, deadline.remaining())),
+            timeout=(min(connect_timeout, left), min(read_timeout, left)),
             allow_redirects=False,
             stream=True,
             verify=True,
         )
     except requests.exceptions.ConnectTimeout:
-        return failed("connect_timeout")
+        return failed("connect_timeout", connect_cut)
     except requests.exceptions.ReadTimeout:
-        return failed("read_timeout")
+        return failed("read_timeout", read_cut)
     except requests.exceptions.SSLError:
         return failed("tls_error")
     except requests.exceptions.ConnectionError as exc:
