@@ -15,6 +15,8 @@ from typing import Any
 import boto3
 import pytest
 
+from roomcast_local import moto_patch
+
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 JWT_SECRET = "test-jwt-secret-0123456789abcdef0123456789abcdef"
@@ -34,6 +36,9 @@ os.environ.update(
 )
 for _var in [v for v in os.environ if v.startswith("AWS_ENDPOINT_URL")]:
     del os.environ[_var]
+
+# The same DynamoDB as the local runtime's (local/roomcast_local/moto_patch.py).
+MOTO_PATCHED = moto_patch.apply()
 
 
 def reset_caches() -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import boto3
 
+from roomcast_local import moto_patch
 from roomcast_local import template as tpl
 from roomcast_local.cfn import load_template
 from roomcast_local.httpserver import API_PREFIX, LocalHttpServer
@@ -190,6 +191,11 @@ class Runtime:
         from roomcast_local.moto_sqs_visibility import install as sqs_visibility_as_in_aws
 
         sqs_visibility_as_in_aws()
+        # Before any table exists: DynamoDB at the cost of the items a call touches.
+        if moto_patch.apply():
+            self.log.runtime(f"moto {moto_patch.moto_version()}: DynamoDB corrected by roomcast_local.moto_patch")
+        else:
+            self.log.runtime(f"moto {moto_patch.moto_version()}: roomcast_local.moto_patch NOT applied (slow, grows)")
         self.moto = _serialized_moto_server(self.options.host, self.options.moto_port)
         self.moto.start()
         host, port = self.moto.get_host_and_port()
