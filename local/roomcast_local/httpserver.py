@@ -11,6 +11,7 @@ import html
 import json
 import mimetypes
 import re
+import sys
 import threading
 import time
 import uuid
@@ -197,6 +198,7 @@ class LocalHttpServer:
         self.server.daemon_threads = True
         # Keep-alive connections from warm workers would hold server_close() otherwise.
         self.server.block_on_close = False
+        self.server.handle_error = _quiet_on_reset(self.server.handle_error)  # type: ignore[method-assign]
         self.host = host
         self.port = self.server.server_address[1]
         self._thread: threading.Thread | None = None
@@ -381,3 +383,14 @@ def _placeholder(config: dict[str, Any]) -> bytes:
         f"<h1>roomcast local runtime</h1><p>client/demo/index.html is not there yet.</p><ul>{rows}</ul>"
     ).encode()
 
+
+def _quiet_on_reset(handle_error: Any) -> Any:
+    """A worker killed mid-request (a timeout, the stop) resets its connection: not a
+    server error worth a traceback."""
+
+    def handle(request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        handle_error(request, client_address)
+
+    return handle

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import faulthandler
 import importlib
 import json
 import logging
+import os
 import secrets
 import signal
 import sys
@@ -31,6 +33,12 @@ from roomcast_local.workers import FunctionPool, Functions, worker_environment
 from roomcast_local.wsgateway import WebSocketGateway
 
 READY_PREFIX = "roomcast local ready"
+# SIGINT/SIGTERM to exit, under any load (docs/local-runtime.md "Stopping"): sockets and
+# their $disconnect get the first STOP_DISCONNECT_S, the workers are gone by
+# STOP_WORKERS_S, and a watchdog ends the process at STOP_BUDGET_S whatever still runs.
+STOP_BUDGET_S = 5.0
+STOP_DISCONNECT_S = 3.0
+STOP_WORKERS_S = 3.8
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -407,43 +415,93 @@ class Runtime:
         for poller in self.pollers:
             poller.stop()
 
-    async def stop(self) -> None:
-        started = time.perf_counter()
+    def _stop_pollers(self, deadline: float) -> None:
+        for poller in self.pollers:
+            poller.stop(timeout=max(0.0, deadline - time.monotonic()))
+
+    async def stop(self, started: float | None = None) -> None:
+        """Everything stopped within STOP_BUDGET_S of `started` (time.monotonic())."""
+        started = time.monotonic() if started is None else started
+        loop = asyncio.get_running_loop()
 
         def mark(what: str) -> None:
-            self.log.runtime(f"{what} stopped ({time.perf_counter() - started:.1f}s)")
+            self.log.runtime(f"{what} stopped ({time.monotonic() - started:.1f}s)")
 
         for poller in self.pollers:
             poller.request_stop()
+        counts: dict[str, int] | None = None
         if self.gateway is not None:
-            await self.gateway.stop()  # closes sockets (1001) and runs their $disconnect
+            # Closes the sockets (1001) and runs their $disconnect, until the deadline.
+            deadline = loop.time() + max(0.1, started + STOP_DISCONNECT_S - time.monotonic())
+            counts = await self.gateway.stop(deadline)
             mark("gateway")
         if self.functions is not None:
             # Before joining the pollers: an invocation still in flight (a webhook to a
-            # slow receiver) is cut off instead of holding the shutdown for its timeout.
-            await asyncio.to_thread(self.functions.stop)
+            # slow receiver, a $disconnect past the deadline) is cut off.
+            grace = max(0.2, started + STOP_WORKERS_S - time.monotonic())
+            await asyncio.to_thread(self.functions.stop, grace)
             mark("workers")
-        await asyncio.to_thread(self._stop_pollers)
-        mark("pollers")
-        if self.http is not None:
-            await asyncio.to_thread(self.http.stop)
-            mark("http")
+        if self.gateway is not None and counts is not None:
+            await self.gateway.settle_disconnects(0.3)
+            done = self.gateway.disconnect_counts
+            self.log.runtime(
+                f"$disconnect for {counts['connections']} connection(s) open at stop: "
+                f"{done['attempted']} invoked, {done['completed']} completed, "
+                f"{done['failed']} failed or cut off at the {STOP_DISCONNECT_S:g}s deadline"
+            )
         self.executor.shutdown(wait=False, cancel_futures=True)
-        if self.receiver is not None:
-            try:
-                await asyncio.to_thread(self.receiver.stop)
-            except Exception as exc:
-                self.log.runtime(f"receiver stop failed: {exc}")
-        if self.moto is not None:
-            await asyncio.to_thread(self.moto.stop)
+
+        # The servers each wait up to half a second for their loop: side by side.
+        def stop_servers() -> None:
+            if self.http is not None:
+                self.http.stop()
+            if self.receiver is not None:
+                try:
+                    self.receiver.stop()
+                except Exception as exc:
+                    self.log.runtime(f"receiver stop failed: {exc}")
+            if self.moto is not None:
+                self.moto.stop()
+
+        await asyncio.gather(
+            asyncio.to_thread(self._stop_pollers, started + STOP_WORKERS_S + 0.3),
+            asyncio.to_thread(stop_servers),
+        )
+        mark("pollers, http, receiver and moto")
+
+
+def _watchdog(runtime: Runtime, started: float) -> None:
+    """The backstop of the stop: whatever still runs at STOP_BUDGET_S ends with the process."""
+    time.sleep(max(0.0, started + STOP_BUDGET_S - 0.2 - time.monotonic()))
+    runtime.log.runtime(f"stop exceeded {STOP_BUDGET_S:g}s: exiting now; what was still running:")
+    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    _exit_now(runtime, 0)
+
+
+def _exit_now(runtime: Runtime, code: int) -> None:
+    if runtime.functions is not None:
+        runtime.functions.kill_all()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 async def serve(options: Options) -> int:
     runtime = Runtime(options)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    stop_started: list[float] = []
+
+    def on_signal(signum: int) -> None:
+        if stop_started:  # a second Ctrl-C: no more waiting
+            runtime.log.runtime(f"{signal.Signals(signum).name} again: exiting now")
+            _exit_now(runtime, 130)
+        stop_started.append(time.monotonic())
+        threading.Thread(target=_watchdog, args=(runtime, stop_started[0]), name="stop-watchdog", daemon=True).start()
+        stop.set()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, on_signal, signum)
     try:
         await runtime.start()
     except OSError as exc:
@@ -459,10 +517,16 @@ async def serve(options: Options) -> int:
     print(line, flush=True)
     await stop.wait()
     runtime.log.runtime("stopping")
-    await runtime.stop()
-    runtime.log.runtime("stopped")
+    await runtime.stop(stop_started[0] if stop_started else None)
+    runtime.log.runtime(f"stopped ({time.monotonic() - stop_started[0]:.1f}s)" if stop_started else "stopped")
     return 0
 
 
 def run(options: Options) -> int:
-    return asyncio.run(serve(options))
+    code = asyncio.run(serve(options))
+    # Everything is stopped; what is left are threads parked on sockets and pipes that
+    # are already closed. Exiting here spares the interpreter's join of each of them,
+    # which under load took longer than the whole stop.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -109,10 +109,12 @@ class SqsPoller:
     def request_stop(self) -> None:
         self._stop.set()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = _POLL_WAIT_SECONDS + 15) -> None:
+        """Stop polling; wait for the pollers `timeout` seconds at most (they are daemons)."""
         self._stop.set()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout=_POLL_WAIT_SECONDS + 15)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def _receive_batch(self) -> list[dict[str, Any]]:
         batch: list[dict[str, Any]] = []

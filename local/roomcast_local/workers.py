@@ -243,6 +243,10 @@ class FunctionPool:
             self.invocations += 1
             self._release(worker)
 
+    def workers(self) -> list[Worker]:
+        with self._cond:
+            return list(self._all)
+
     def close(self) -> list[Worker]:
         """Refuse new invocations; kill busy workers, ask idle ones to exit; return those."""
         with self._cond:
@@ -251,10 +255,11 @@ class FunctionPool:
             busy = [w for w in self._all if w not in idle]
             self._cond.notify_all()
         for worker in busy:
-            worker.kill()  # an invocation in flight at shutdown is cut off
+            if worker.alive:
+                worker.process.kill()  # an invocation in flight at shutdown is cut off
         for worker in idle:
             worker.close_input()
-        return idle
+        return idle + busy
 
 
 class Functions:
@@ -270,10 +275,27 @@ class Functions:
         return pool.invoke(event)
 
     def stop(self, grace: float = 2.0) -> None:
+        """Idle workers exit on their own within `grace`; the rest are killed, all at once
+        (one by one, dozens of exiting interpreters on a busy machine take seconds)."""
         exiting = [worker for pool in self.pools.values() for worker in pool.close()]
         deadline = time.monotonic() + grace
+        while exiting and time.monotonic() < deadline:
+            exiting = [worker for worker in exiting if worker.process.poll() is None]
+            time.sleep(0.02)
         for worker in exiting:
-            worker.wait_or_kill(deadline)
+            with contextlib.suppress(OSError):
+                worker.process.kill()
+        reap_by = time.monotonic() + 0.5
+        for worker in exiting:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                worker.process.wait(timeout=max(0.01, reap_by - time.monotonic()))
+
+    def kill_all(self) -> None:
+        """Every worker process, now (the runtime is exiting without waiting)."""
+        for pool in self.pools.values():
+            for worker in pool.workers():
+                if worker.alive:
+                    worker.process.kill()
 
 
 def worker_environment(

@@ -9,6 +9,9 @@
 - Limits: 32 KB frames and 128 KB messages (close 1009), the idle timeout and the
   maximum connection lifetime (close 1001 "Going away").
 - $disconnect after every close, whoever closed.
+- Stop (docs/local-runtime.md "Stopping"): no new handshakes, every in-flight invocation
+  abandoned, every socket closed with 1001 at once, then each one's $disconnect invoked
+  within a deadline; the counts are returned for the runtime's log.
 - @connections operations (post/info/delete) for the HTTP side, thread-safe.
 """
 
@@ -50,6 +53,10 @@ class Gone(Exception):
 
 class TooLarge(Exception):
     """PostToConnection data over the 128 KB message limit."""
+
+
+class Stopping(Exception):
+    """The gateway is stopping: the invocation's answer is no longer awaited."""
 
 
 def new_connection_id() -> str:
@@ -114,6 +121,8 @@ class WebSocketGateway:
         self._pending: dict[int, Conn] = {}
         self._disconnects: set[asyncio.Task[Any]] = set()
         self._server: Server | None = None
+        self._stopping: asyncio.Future[None] | None = None
+        self.disconnect_counts = {"attempted": 0, "completed": 0, "failed": 0}
         self.loop: asyncio.AbstractEventLoop | None = None
         path = api.selection_expression.removeprefix("$request.body.")
         self._selection_path = path.split(".") if api.selection_expression.startswith("$request.body.") else None
@@ -121,6 +130,7 @@ class WebSocketGateway:
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
+        self._stopping = self.loop.create_future()
         self._server = await serve(
             self._session,
             self.host,
@@ -134,6 +144,9 @@ class WebSocketGateway:
             ping_interval=None,
             compression=None,
             close_timeout=2,
+            # The handshake runs the authorizer and $connect: API Gateway's integration
+            # timeout (29 s), not websockets' 10 s, bounds it (hundreds of clients at once).
+            open_timeout=30,
             server_header=None,
         )
         self.port = self._server.sockets[0].getsockname()[1]
@@ -142,14 +155,39 @@ class WebSocketGateway:
     def url(self) -> str:
         return f"ws://{self.host}:{self.port}/{self.stage}"
 
-    async def stop(self) -> None:
+    async def stop(self, deadline: float) -> dict[str, int]:
+        """Close everything by `deadline` (loop.time()); $disconnect is best-effort, as in
+        API Gateway: the ones still running at the deadline are cut off by the caller."""
+        assert self.loop is not None and self._stopping is not None
+        if not self._stopping.done():
+            self._stopping.set_result(None)  # sessions stop waiting for their invocations
+        open_at_stop = len(self.connections)
         if self._server is not None:
-            # Closes every connection with 1001 Going Away; their sessions run $disconnect.
+            # Stops listening, then closes every connection with 1001 Going Away (each
+            # close waits close_timeout at most for the client's answer).
             self._server.close(close_connections=True)
-            await self._server.wait_closed()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), max(0.1, deadline - self.loop.time()))
         if self._disconnects:
-            # Bounded: $disconnect is best-effort in API Gateway too.
-            await asyncio.wait(self._disconnects, timeout=5)
+            await asyncio.wait(self._disconnects, timeout=max(0.1, deadline - self.loop.time()))
+        return {"connections": open_at_stop, **self.disconnect_counts, "running": len(self._disconnects)}
+
+    async def settle_disconnects(self, timeout: float) -> None:
+        """Let the $disconnect invocations the runtime just cut off report it."""
+        if self._disconnects:
+            await asyncio.wait(self._disconnects, timeout=timeout)
+
+    async def _invoke(self, function: str, event: Any) -> Any:
+        """self.invoke, abandoned (Stopping) when the gateway stops first."""
+        assert self._stopping is not None
+        if self._stopping.done():
+            raise Stopping()
+        call = asyncio.ensure_future(self.invoke(function, event))
+        await asyncio.wait((call, self._stopping), return_when=asyncio.FIRST_COMPLETED)
+        if not call.done():
+            call.cancel()  # its worker is stopped by the runtime
+            raise Stopping()
+        return call.result()
 
     # ------------------------------------------------------------------ events
     def _base_context(self, conn: Conn, route_key: str, event_type: str) -> dict[str, Any]:
@@ -226,7 +264,7 @@ class WebSocketGateway:
         if connect is not None and connect.function:
             event = self._handshake_event(conn, "$connect", "CONNECT")
             try:
-                result = await self.invoke(connect.function, event)
+                result = await self._invoke(connect.function, event)
             except Exception:
                 return _plain(connection, 500, {"message": "Internal server error"})
             status = int(result.get("statusCode", 200)) if isinstance(result, dict) else 200
@@ -249,7 +287,7 @@ class WebSocketGateway:
         event.setdefault("multiValueQueryStringParameters", {})
         started = time.perf_counter()
         try:
-            policy = await self.invoke(function, event)
+            policy = await self._invoke(function, event)
         except Exception as exc:
             error = getattr(exc, "error", None) or {}
             if error.get("errorMessage") == "Unauthorized":  # the documented way for an authorizer to answer 401
@@ -330,10 +368,16 @@ class WebSocketGateway:
         event.pop("multiValueQueryStringParameters", None)
         event["requestContext"]["disconnectStatusCode"] = code
         event["requestContext"]["disconnectReason"] = reason
+        # Not self._invoke: a $disconnect still runs while the gateway stops.
+        self.disconnect_counts["attempted"] += 1
         try:
             await self.invoke(route.function, event)
-        except Exception as exc:
-            self.log(f"$disconnect failed for {conn.connection_id}: {exc}")
+        except (Exception, asyncio.CancelledError) as exc:
+            self.disconnect_counts["failed"] += 1
+            if not (self._stopping and self._stopping.done()):
+                self.log(f"$disconnect failed for {conn.connection_id}: {exc}")
+        else:
+            self.disconnect_counts["completed"] += 1
 
     def _select_route(self, message: str | bytes) -> str:
         if self._selection_path is not None and isinstance(message, str):
@@ -363,7 +407,9 @@ class WebSocketGateway:
         else:
             event = {"requestContext": context, "body": message, "isBase64Encoded": False}
         try:
-            result = await self.invoke(route.function, event)
+            result = await self._invoke(route.function, event)
+        except Stopping:
+            return  # the socket is being closed with 1001
         except Exception:
             # What API Gateway sends when the integration fails.
             await self._send_quietly(
