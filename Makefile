@@ -6,17 +6,26 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: venv run cli receiver test test-fast lint build validate bench clean
+.PHONY: venv venv-run run cli receiver test test-fast lint build validate bench clean
 
-$(BIN)/.installed: requirements-dev.txt layers/roomcast/requirements.txt
+# `make run` installs only what the runtime needs (requirements-run.txt); the dev and test
+# toolchain (requirements-dev.txt: pytest, Playwright, SAM CLI, cfn-lint, ruff, mypy) comes
+# with the first target that needs it.
+$(BIN)/.run-installed: requirements-run.txt layers/roomcast/requirements.txt
 	@test -x $(BIN)/python3.13 || "$$(scripts/python313)" -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-run.txt
+	@touch $@
+
+$(BIN)/.installed: requirements-dev.txt $(BIN)/.run-installed
 	$(BIN)/pip install -q -r requirements-dev.txt
 	@touch $@
 
+venv-run: $(BIN)/.run-installed
+
 venv: $(BIN)/.installed
 
-run: venv
+run: venv-run
 	PYTHONPATH=local:layers/roomcast:. $(BIN)/python -m roomcast_local $(ARGS)
 
 # make cli ARGS="redrive --dlq-url ..."  (see docs/webhooks.md)
@@ -24,7 +33,7 @@ cli: venv
 	PYTHONPATH=tools:layers/roomcast $(BIN)/python -m roomcast_cli $(ARGS)
 
 # make receiver ARGS="--port 8088 --secret whsec_..."
-receiver: venv
+receiver: venv-run
 	PYTHONPATH=. $(BIN)/python -m examples.receiver $(ARGS)
 
 test: venv
