@@ -221,7 +221,11 @@ async def scenario(runtime: RunningRuntime, args: argparse.Namespace, phases: di
     await asyncio.gather(*(open_socket(c) for c in crowd))
     phases["connect (concurrent)"] = time.perf_counter() - started
     started = time.perf_counter()
-    joins = await asyncio.gather(*(c.request({"action": "join", "room_id": c.room}, 120) for c in crowd))
+    async def join(client: Client) -> dict[str, Any]:
+        async with gate:  # each join fans member.joined out to the room: bounded too
+            return await client.request({"action": "join", "room_id": client.room}, 600)
+
+    joins = await asyncio.gather(*(join(c) for c in crowd))
     refused = [j for j in joins if j.get("type") != "joined"]
     if refused:
         raise RuntimeError(f"{len(refused)} joins refused, e.g. {refused[0]}")
