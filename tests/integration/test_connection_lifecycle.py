@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import boto3
+import pytest
 
 from tests.conftest import load_event
 from tests.helpers import clear_posted, http_event, posted_frames, reply_body, token, ws_event
@@ -65,16 +66,20 @@ def test_authorizer_allows_subprotocol_token(stack, invoke):
     assert policy["context"]["user_id"] == "bob" and policy["context"]["rooms"] == ""
 
 
-def test_authorizer_sample_with_its_placeholder_is_denied(stack, invoke):
-    policy = invoke("authorizer", load_event("ws-authorizer.json"))
-    assert _effect(policy) == "Deny" and "context" not in policy
+def _refusal(invoke: Any, event: dict[str, Any]) -> str:
+    """What the authorizer raised: API Gateway answers 401 for exactly "Unauthorized"."""
+    with pytest.raises(Exception) as raised:
+        invoke("authorizer", event)
+    return str(raised.value)
 
 
-def test_authorizer_denies_without_token(stack, invoke):
+def test_authorizer_sample_with_its_placeholder_is_unauthorized(stack, invoke):
+    assert _refusal(invoke, load_event("ws-authorizer.json")) == "Unauthorized"
+
+
+def test_authorizer_refuses_without_token_as_unauthorized(stack, invoke):
     for event in (_authorizer_event(), _authorizer_event(protocol="roomcast.v1"), _authorizer_event(protocol="")):
-        policy = invoke("authorizer", event)
-        assert _effect(policy) == "Deny" and policy["principalId"] == "anonymous"
-        assert "context" not in policy
+        assert _refusal(invoke, event) == "Unauthorized"
 
 
 # --------------------------------------------------------------------- connect

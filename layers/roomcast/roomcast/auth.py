@@ -9,11 +9,13 @@ from __future__ import annotations
 import hmac
 import re
 import time
-from typing import Any
+from typing import Any, Literal
 
 import jwt
+from pydantic import TypeAdapter, ValidationError
 
 from roomcast.errors import Unauthorized
+from roomcast.models.common import DisplayName, RoomId, UserId
 from roomcast.models.records import Identity
 from roomcast.settings import get_settings
 
@@ -22,6 +24,8 @@ ISSUER = "roomcast"
 # A JWT is three base64url segments; subprotocol entries that are not are ignored.
 _JWT_SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 SUBPROTOCOL = "roomcast.v1"
+# As many room ids as POST /tokens accepts (models/admin.py MintTokenRequest).
+MAX_TOKEN_ROOMS = 100
 
 
 def _secret(secret_id: str) -> str:
@@ -65,33 +69,46 @@ def mint_token(
     return jwt.encode(claims, secret, algorithm=ALGORITHM), claims["exp"]
 
 
-def verify_token(secret: str, token: str) -> Identity:
+_USER_ID: TypeAdapter[str] = TypeAdapter(UserId)
+_NAME: TypeAdapter[str] = TypeAdapter(DisplayName)
+# A rooms claim is room ids or "*" (any room), as POST /tokens accepts them.
+_ROOMS: TypeAdapter[list[str]] = TypeAdapter(list[RoomId | Literal["*"]])
+LEEWAY_SECONDS = 5
+
+
+def verify_token(secret: str, token: str, now: int | None = None) -> Identity:
     """The token's identity, or Unauthorized. Only HS256 is accepted: `alg: none` and
-    algorithm-confusion tokens fail here."""
+    algorithm-confusion tokens fail here. Beyond the signature, the claims must be what
+    POST /tokens mints: a lifetime (exp - iat) of at most MAX_TOKEN_TTL_SECONDS, an iat
+    that is not in the future, a `sub` by the user id rules, a `name` by the display name
+    rules, and `rooms` as room ids or "*" (docs/protocol.md, "Connecting")."""
     try:
         claims = jwt.decode(
             token,
             secret,
             algorithms=[ALGORITHM],
             issuer=ISSUER,
-            options={"require": ["exp", "sub", "iat"]},
-            leeway=5,
+            options={"require": ["exp", "sub", "iat"], "verify_iat": False},
+            leeway=LEEWAY_SECONDS,
         )
     except jwt.PyJWTError as exc:
         raise Unauthorized("invalid token") from exc
-    rooms = claims.get("rooms")
-    if rooms is not None and (
-        not isinstance(rooms, list) or not all(isinstance(r, str) for r in rooms)
-    ):
+    issued, expires = claims.get("iat"), claims.get("exp")
+    current = int(time.time()) if now is None else now
+    if not isinstance(issued, int) or not isinstance(expires, int) or isinstance(issued, bool):
+        raise Unauthorized("invalid token")
+    if issued > current + LEEWAY_SECONDS or expires - issued > get_settings().max_token_ttl_seconds:
         raise Unauthorized("invalid token")
     try:
-        return Identity(
-            user_id=str(claims["sub"]),
-            name=str(claims.get("name") or claims["sub"])[:80],
-            admin=claims.get("admin") is True,
-            rooms=rooms,
-        )
-    except ValueError as exc:
+        user_id = _USER_ID.validate_python(claims["sub"], strict=True)
+        name = _NAME.validate_python(claims.get("name", user_id[:80]), strict=True)
+        rooms = claims.get("rooms")
+        if rooms is not None:
+            rooms = _ROOMS.validate_python(rooms, strict=True)
+            if len(rooms) > MAX_TOKEN_ROOMS:
+                raise Unauthorized("invalid token")
+        return Identity(user_id=user_id, name=name, admin=claims.get("admin") is True, rooms=rooms)
+    except (ValidationError, ValueError) as exc:
         raise Unauthorized("invalid token") from exc
 
 

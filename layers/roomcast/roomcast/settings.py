@@ -41,6 +41,24 @@ class Settings(BaseModel):
     max_sdp_bytes: int = Field(default=16 * 1024, alias="MAX_SDP_BYTES", ge=256, le=30 * 1024)
     max_candidate_bytes: int = Field(default=2048, alias="MAX_CANDIDATE_BYTES", ge=128, le=16 * 1024)
     stage: str = Field(default="prod", alias="STAGE")
+    # ---- bounds per connection (docs/operations.md, "Limits per connection")
+    # Longest connect token POST /tokens mints and the authorizer accepts (exp - iat).
+    max_token_ttl_seconds: int = Field(default=24 * 3600, alias="MAX_TOKEN_TTL_SECONDS", ge=60, le=7 * 24 * 3600)
+    # Rooms one connection may be in at once (`too_many_rooms` beyond); $disconnect leaves
+    # them all within its timeout at this cap.
+    max_rooms_per_connection: int = Field(default=100, alias="MAX_ROOMS_PER_CONNECTION", ge=1, le=1000)
+    # DynamoDB deletes an expired membership this long after reads stopped counting it, so
+    # the lazy repair (which also fixes the room's counters) runs first.
+    member_ttl_grace_seconds: int = Field(default=24 * 3600, alias="MEMBER_TTL_GRACE_SECONDS", ge=0)
+    # Token buckets on send and typing, per connection and per user across connections.
+    send_rate_burst: int = Field(default=20, alias="SEND_RATE_BURST", ge=1, le=10000)
+    send_rate_per_second: float = Field(default=5.0, alias="SEND_RATE_PER_SECOND", gt=0, le=10000)
+    typing_rate_burst: int = Field(default=10, alias="TYPING_RATE_BURST", ge=1, le=10000)
+    typing_rate_per_second: float = Field(default=2.0, alias="TYPING_RATE_PER_SECOND", gt=0, le=10000)
+    user_send_rate_burst: int = Field(default=40, alias="USER_SEND_RATE_BURST", ge=1, le=10000)
+    user_send_rate_per_second: float = Field(default=10.0, alias="USER_SEND_RATE_PER_SECOND", gt=0, le=10000)
+    user_typing_rate_burst: int = Field(default=20, alias="USER_TYPING_RATE_BURST", ge=1, le=10000)
+    user_typing_rate_per_second: float = Field(default=4.0, alias="USER_TYPING_RATE_PER_SECOND", gt=0, le=10000)
     # ---- webhooks (DESIGN §5; docs/webhooks.md)
     default_webhook_url: str = Field(default="", alias="DEFAULT_WEBHOOK_URL")
     default_webhook_secret_id: str = Field(default="", alias="DEFAULT_WEBHOOK_SECRET_ID")

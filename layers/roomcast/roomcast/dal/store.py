@@ -524,10 +524,15 @@ class RoomStore:
             codes = _cancellation_codes(exc)
             if not codes:
                 raise
-            if codes[0] == "ConditionalCheckFailed":
+            if codes[0] == "ConditionalCheckFailed" or codes[1] == "ConditionalCheckFailed":
+                # A close ends every membership, so a send after it fails the membership
+                # check too: the room's state says which refusal it is.
+                room = self.get_room(message.room_id)
+                if room is None:
+                    raise RoomNotFound() from exc
+                if room.state != "open":
+                    raise RoomClosed() from exc
                 raise NotMember() from exc
-            if codes[1] == "ConditionalCheckFailed":
-                raise RoomClosed() from exc
             if marker_key and len(codes) > 3 and codes[3] == "ConditionalCheckFailed":
                 original = self._message_for_marker(message.room_id, marker_key)
                 if original is not None:

@@ -55,14 +55,15 @@ def message_out(record: MessageRecord) -> Message:
     )
 
 
-def _check_token_allows(caller: Caller, room_id: str) -> None:
+def check_token_allows(caller: Caller, room_id: str) -> None:
+    """A token with a `rooms` claim acts only on those rooms (join and close alike)."""
     allowed = caller.identity.rooms
     if allowed is not None and room_id not in allowed and "*" not in allowed:
         raise Forbidden("your token does not allow this room")
 
 
 def join(services: Services, caller: Caller, frame: JoinFrame) -> JoinedFrame:
-    _check_token_allows(caller, frame.room_id)
+    check_token_allows(caller, frame.room_id)
     store = services.store
     room = store.require_room(frame.room_id)
     if room.state != "open":

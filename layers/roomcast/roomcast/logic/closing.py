@@ -147,6 +147,9 @@ def _disconnect_members(services: Services, room: Room, exclude: str | None) -> 
 
 def close_action(services: Services, caller: Caller, frame: CloseFrame) -> RoomClosedFrame:
     """The WebSocket `close`: room admins (or tokens with the admin claim) only."""
+    from roomcast.logic.chat import check_token_allows  # chat is the close route's sibling
+
+    check_token_allows(caller, frame.room_id)
     room = services.store.require_room(frame.room_id)
     identity = caller.identity
     if not identity.admin and identity.user_id not in room.admin_user_ids:

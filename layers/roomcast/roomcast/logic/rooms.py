@@ -108,11 +108,16 @@ def list_rooms(store: RoomStore, limit: int, cursor: str | None) -> RoomList:
 
 
 def mint(request: MintTokenRequest, secret: str) -> TokenResponse:
-    ttl = request.ttl_seconds or get_settings().default_token_ttl_seconds
+    settings = get_settings()
+    ttl = request.ttl_seconds or min(settings.default_token_ttl_seconds, settings.max_token_ttl_seconds)
+    if ttl > settings.max_token_ttl_seconds:
+        from roomcast.errors import BadRequest
+
+        raise BadRequest(f"ttl_seconds: at most {settings.max_token_ttl_seconds} (MAX_TOKEN_TTL_SECONDS)")
     token, expires_at = auth.mint_token(
         secret,
         user_id=request.user_id,
-        name=request.name or request.user_id,
+        name=request.name or request.user_id[:80],
         ttl_seconds=ttl,
         rooms=request.rooms,
         admin=request.admin,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -55,8 +55,10 @@ class CreateRoomRequest(StrictModel):
 class MintTokenRequest(StrictModel):
     user_id: UserId
     name: DisplayName | None = None
-    rooms: list[RoomId] | None = Field(default=None, max_length=100)
+    # Room ids, or "*" for any room (docs/protocol.md, "Connecting").
+    rooms: list[RoomId | Literal["*"]] | None = Field(default=None, max_length=100)
     admin: bool = False
+    # At most the MAX_TOKEN_TTL_SECONDS setting (checked by logic/rooms.mint).
     ttl_seconds: int | None = Field(default=None, ge=60, le=7 * 24 * 3600)
 
 
