@@ -328,6 +328,11 @@ class LocalHttpServer:
 
             # ---------------------------------------------------------- static
             def _static(self, path: str, query: str = "") -> None:
+                if not is_loopback_host(self.headers.get("Host")):
+                    # /config.json carries the admin key: a page on another origin whose
+                    # name resolves to 127.0.0.1 (DNS rebinding) sends its own Host.
+                    self._json(403, {"message": "Forbidden: the local runtime answers loopback Host names only"})
+                    return
                 if path == "/local/connections":
                     found = outer.gateway.run(outer.gateway.list_connections()) if outer.gateway else []
                     self._json(200, {"connections": found})
@@ -372,6 +377,25 @@ class LocalHttpServer:
                 self._send(200, [("Content-Type", kind), ("Cache-Control", "no-cache")], target.read_bytes())
 
         return Handler
+
+
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for a Host header naming this machine by loopback: localhost, 127.0.0.0/8 or
+    [::1], with any port. Anything else (a rebinding name, no Host at all) is refused."""
+    if not host:
+        return False
+    name = host.strip().lower()
+    if name.startswith("["):
+        name = name[1:].partition("]")[0]
+    elif name.count(":") == 1:
+        name = name.partition(":")[0]
+    if name in _LOOPBACK_NAMES or name.endswith(".localhost"):
+        return True
+    parts = name.split(".")
+    return len(parts) == 4 and parts[0] == "127" and all(p.isdigit() and int(p) < 256 for p in parts)
 
 
 def _placeholder(config: dict[str, Any]) -> bytes:

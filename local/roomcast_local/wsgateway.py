@@ -383,7 +383,10 @@ class WebSocketGateway:
         if self._selection_path is not None and isinstance(message, str):
             try:
                 value: Any = json.loads(message)
-            except ValueError:
+            except (ValueError, RecursionError):
+                # Not JSON, or nested past Python's recursion limit (15,000 deep arrays):
+                # API Gateway routes a body it cannot select on to $default, whose
+                # handler answers invalid_frame; the connection stays open.
                 value = None
             for part in self._selection_path:
                 value = value.get(part) if isinstance(value, dict) else None

@@ -299,3 +299,36 @@ def test_demo_link_at_root_keeps_its_query_through_the_redirect(local_runtime: R
     response = requests.get(f"{local_runtime.base_url}/?room=lobby&user=ann", allow_redirects=False, timeout=10)
     assert response.status_code == 302
     assert response.headers["Location"] == "/client/demo/?room=lobby&user=ann"
+
+
+def test_arrays_nested_15000_deep_answer_invalid_frame_and_keep_the_socket(local_runtime: RunningRuntime) -> None:
+    token = local_runtime.token(uid("nest"))
+    deep = "[" * 15000 + "]" * 15000  # 30,000 bytes: under the 32 KB frame limit
+
+    async def scenario() -> tuple[dict[str, Any], dict[str, Any]]:
+        async with connect(local_runtime.ws_url, subprotocols=["roomcast.v1", token]) as ws:  # type: ignore[list-item]
+            await ws.send(deep)
+            refused = await recv_json(ws)
+            # Still open: the next frame is answered as usual.
+            return refused, await request(ws, {"action": "ping"})
+
+    refused, pong = run(scenario())
+    assert refused["type"] == "error" and refused["code"] == "invalid_frame"
+    assert pong["type"] == "pong"
+
+
+@pytest.mark.parametrize("path", ["/config.json", "/", "/client/demo/"])
+def test_config_and_demo_answer_only_loopback_host_names(local_runtime: RunningRuntime, path: str) -> None:
+    import requests
+
+    url = f"{local_runtime.base_url}{path}"
+    port = local_runtime.base_url.rsplit(":", 1)[1]
+    for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1.nip.io:{port}", "10.0.0.5"):
+        refused = requests.get(url, headers={"Host": host}, allow_redirects=False, timeout=10)
+        assert refused.status_code == 403, host
+        assert local_runtime.admin_key not in refused.text
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"):
+        allowed = requests.get(url, headers={"Host": host}, allow_redirects=False, timeout=10)
+        assert allowed.status_code in (200, 302), host
+    config = requests.get(f"{local_runtime.base_url}/config.json", timeout=10)
+    assert config.status_code == 200 and config.json()

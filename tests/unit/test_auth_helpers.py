@@ -76,3 +76,13 @@ def test_minted_token_round_trips():
     fresh, _ = mint_token(SECRET, "bob", "Bob", 120, rooms=["a", "b"], admin=True)
     identity = verify_token(SECRET, fresh)
     assert (identity.user_id, identity.name, identity.rooms, identity.admin) == ("bob", "Bob", ["a", "b"], True)
+
+
+def test_loopback_host_names_for_the_local_config_and_demo():
+    from roomcast_local.httpserver import is_loopback_host
+
+    for host in ("127.0.0.1", "127.0.0.1:3000", "localhost:3000", "LOCALHOST", "[::1]:80", "[::1]", "app.localhost:1", "127.9.8.7"):
+        assert is_loopback_host(host), host
+    for host in (None, "", "evil.example", "evil.example:3000", "127.0.0.1.nip.io", "127.0.0.1.evil.example:3000",
+                 "10.0.0.1", "[::2]:80", "0.0.0.0:3000", "localhost.evil.example", "127.0.0.256"):
+        assert not is_loopback_host(host), host
