@@ -22,6 +22,7 @@ export type ErrorCode =
   | "room_closed"
   | "conflict"
   | "rate_limited"
+  | "too_many_rooms"
   | "call_not_found"
   | "invalid_call_state"
   | "unsafe_url"

@@ -42,7 +42,7 @@ def test_create_room_from_the_sample(stack, invoke):
     room = reply_body(response)
     assert room["room_id"] == "lobby" and room["name"] == "The Lobby" and room["state"] == "open"
     assert room["admin_user_ids"] == ["alice"] and room["metadata"] == {"topic": "launch"}
-    assert room["stats"] == {"current_users": 0, "peak_users": 0, "total_joins": 0, "message_count": 0}
+    assert room["stats"] == {"current_users": 0, "peak_users": 0, "total_joins": 0, "message_count": 0, "current_connections": 0, "peak_connections": 0}
     assert room["created_at"].endswith("Z")
 
 
@@ -97,7 +97,8 @@ def test_get_room_has_stats_and_members(stack, invoke):
     response = invoke("admin", http_event("http-get-room.json"))
     assert response["statusCode"] == 200
     room = reply_body(response)
-    assert room["stats"] == {"current_users": 3, "peak_users": 3, "total_joins": 3, "message_count": 1}
+    # Distinct users: alice on two sockets is one user, two connections.
+    assert room["stats"] == {"current_users": 2, "peak_users": 2, "total_joins": 3, "message_count": 1, "current_connections": 3, "peak_connections": 3}
     assert [(m["user_id"], m["connections"]) for m in room["members"]] == [("alice", 2), ("bob", 1)]
 
 

@@ -76,7 +76,7 @@ def test_join_replies_with_snapshot_and_history_and_broadcasts(stack, invoke):
     assert [f["type"] for f in announced] == ["member.joined"]
     assert announced[0]["user_id"] == "alice" and announced[0]["connection_count"] == 1
     assert posted_frames("conn-alice-1") == []  # the joiner is told by the reply, not a broadcast
-    assert _stats() == {"current_users": 2, "peak_users": 2, "total_joins": 2, "message_count": 0}
+    assert _stats() == {"current_users": 2, "peak_users": 2, "total_joins": 2, "message_count": 0, "current_connections": 2, "peak_connections": 2}
 
 
 def test_join_history_holds_the_latest_messages(stack, invoke):
@@ -121,7 +121,7 @@ def test_repeated_join_is_not_a_second_join(stack, invoke):
     assert first["type"] == again["type"] == "joined"
     assert [m["connections"] for m in again["members"] if m["user_id"] == "alice"] == [1]
     assert posted_frames("conn-bob-1") == []  # no second member.joined
-    assert _stats() == {"current_users": 2, "peak_users": 2, "total_joins": 2, "message_count": 0}
+    assert _stats() == {"current_users": 2, "peak_users": 2, "total_joins": 2, "message_count": 0, "current_connections": 2, "peak_connections": 2}
 
 
 def test_second_connection_of_a_user_counts_connections(stack, invoke):

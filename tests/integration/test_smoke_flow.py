@@ -29,4 +29,4 @@ def test_create_join_send_history_leave(stack, invoke):
     left = reply_body(invoke("chat", ws_event("ws-leave.json")))
     assert left == {"type": "left", "request_id": "r-leave-1", "room_id": "lobby"}
     room = reply_body(invoke("admin", http_event("http-get-room.json")))
-    assert room["stats"] == {"current_users": 1, "peak_users": 2, "total_joins": 2, "message_count": 1}
+    assert room["stats"] == {"current_users": 1, "peak_users": 2, "total_joins": 2, "message_count": 1, "current_connections": 1, "peak_connections": 2}

@@ -81,7 +81,8 @@ def _stats() -> dict[str, int]:
 
 
 def test_join_and_send_survive_transient_conflicts(conflicts, invoke):
-    conflicts.pending.update(transact=2, update=2)
+    # Joins and leaves write their counters inside their transaction: no plain updates.
+    conflicts.pending.update(transact=2)
     alice = reply_body(invoke("chat", ws_event("ws-join.json")))
     assert alice["type"] == "joined", alice
     conflicts.pending.update(transact=2)
@@ -91,10 +92,10 @@ def test_join_and_send_survive_transient_conflicts(conflicts, invoke):
     ack = reply_body(invoke("chat", ws_event("ws-send.json")))
     assert ack["type"] == "ack" and ack["delivered"] == 1 and not ack["duplicate"], ack
     assert posted_frames("conn-bob-1")[-1]["message"]["id"] == ack["message"]["id"]
-    conflicts.pending.update(transact=1, update=1)
+    conflicts.pending.update(transact=1)
     assert reply_body(invoke("chat", ws_event("ws-leave.json")))["type"] == "left"
-    assert conflicts.injected == Counter(transact=8, update=3)
-    assert _stats() == {"current_users": 1, "peak_users": 2, "total_joins": 2, "message_count": 1}
+    assert conflicts.injected == Counter(transact=8)
+    assert _stats() == {"current_users": 1, "peak_users": 2, "total_joins": 2, "message_count": 1, "current_connections": 1, "peak_connections": 2}
 
 
 def test_persistent_conflict_is_a_retryable_conflict_and_writes_nothing(conflicts, invoke):

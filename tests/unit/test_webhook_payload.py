@@ -64,7 +64,7 @@ def test_small_room_is_one_last_part_with_every_field():
     data = event["data"]
     assert data["sync"] == {"sync_id": "d1", "part": 1, "last": True}
     assert data["start_time"] == "2026-11-22T04:00:00.000Z" and data["end_time"] == "2026-11-22T05:00:00.000Z"
-    assert data["stats"] == {"current_users": 0, "peak_users": 3, "total_joins": 4, "message_count": 7}
+    assert data["stats"] == {"current_users": 0, "peak_users": 3, "total_joins": 4, "message_count": 7, "current_connections": 0, "peak_connections": 0}
     assert data["metadata"] == {"k": "v"} and data["closed_by"] == "a" and data["admin_user_ids"] == ["a"]
     assert data["chat_history"][0] == {"id": "m000000", "user_id": "u", "name": "U", "text": "hello", "sent_at": "2026-11-22T04:00:00.000Z"}
     assert data["session_history"][0]["duration_seconds"] == 1.5 and data["session_history"][0]["left_at"]

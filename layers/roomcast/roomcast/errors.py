@@ -104,6 +104,17 @@ class RateLimited(RoomcastError):
     http_status = 429
     default_message = "too many requests"
 
+    def __init__(self, message: str | None = None, retry_after_ms: int | None = None) -> None:
+        super().__init__(message)
+        # When a retry can succeed (a token bucket refills); sent as the frame's retry_after_ms.
+        self.retry_after_ms = retry_after_ms
+
+
+class TooManyRooms(RoomcastError):
+    code = "too_many_rooms"
+    http_status = 409
+    default_message = "this connection is in as many rooms as it may be"
+
 
 class CallNotFound(RoomcastError):
     code = "call_not_found"
@@ -130,6 +141,9 @@ def error_body(exc: BaseException, request_id: str | None = None) -> dict[str, A
     else:
         code, message = RoomcastError.code, RoomcastError.default_message
     body: dict[str, Any] = {"type": "error", "code": code, "message": message}
+    retry_after_ms = getattr(exc, "retry_after_ms", None)
+    if isinstance(retry_after_ms, int):
+        body["retry_after_ms"] = retry_after_ms
     if request_id is not None:
         body["request_id"] = request_id
     return body

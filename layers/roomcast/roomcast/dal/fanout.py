@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from roomcast.dal import keys
+from roomcast.dal import store as store_module
 from roomcast.dal.dynamo import from_item, key, query_pages, to_item, values
 
 # A finished job's marker outlives any SQS redelivery of it (the queue keeps a job 1 day).
@@ -76,8 +77,9 @@ class FanoutStore:
         """Connections in (after, through], at most `limit`: (targets, last key read, more beyond)."""
         found: list[tuple[str, Target]] = []
         params = self._range_query(
-            source, after, through, ProjectionExpression="sk, connection_id, user_id"
+            source, after, through, ProjectionExpression="sk, connection_id, user_id, expires_at"
         )
+        now = store_module.now_s()  # the store's expiry clock (tests move it)
         while True:
             if limit is not None:
                 # +1: the BETWEEN includes `after` itself, which is skipped below.
@@ -85,7 +87,9 @@ class FanoutStore:
             response = self.client.query(**params)
             for item in response.get("Items", []):
                 plain = from_item(item)
-                if plain["sk"] != after:
+                # An expired membership outlived its connection (its $disconnect never ran):
+                # reads ignore it until a repair or DynamoDB's TTL removes it.
+                if plain["sk"] != after and plain.get("expires_at", now) >= now:
                     found.append((plain["sk"], Target(plain["connection_id"], plain.get("user_id", ""))))
             more = "LastEvaluatedKey" in response
             if limit is not None and len(found) > limit:

@@ -2,7 +2,8 @@
 
     pk              sk                         what                          gsi1pk / gsi1sk
     ROOM#<room>     META                       room meta + stats             ROOMS / <created id>
-    ROOM#<room>     MEMBER#<connection>        membership by connection
+    ROOM#<room>     MEMBER#<connection>        membership by connection (expires_at, TTL)
+    ROOM#<room>     PRESENCE#<user>            a user's connection count in the room (TTL)
     ROOM#<room>     MSG#<message id>           chat message (time-ordered)
     ROOM#<room>     CMSG#<user>#<client id>    idempotency marker for send
     ROOM#<room>     SESSION#<session id>       session (join, leave, duration)
@@ -10,6 +11,7 @@
     ROOM#<room>     DELIVERY#<delivery id>     webhook delivery (+ #ATTEMPT#<n>)
     CONN#<conn>     META                       connection meta (TTL)          USER#<user> / CONN#<conn>
     CONN#<conn>     ROOM#<room>                rooms a connection is in (TTL)
+    CONN#<conn>     ROOMCOUNT                  how many rooms it is in (the cap; TTL)
     CONNS#<shard>   CONN#<conn>                connection index, 16 shards (TTL)
     BROADCAST#<id>  META                       broadcast: frame, state, counts (TTL)
     FANOUT#<id>     JOB#<job id>               a finished range job (TTL)
@@ -28,6 +30,13 @@ def room_pk(room_id: str) -> str:
 
 def member_sk(connection_id: str) -> str:
     return f"MEMBER#{connection_id}"
+
+
+def presence_sk(user_id: str) -> str:
+    return f"PRESENCE#{user_id}"
+
+
+ROOM_COUNT = "ROOMCOUNT"
 
 
 def message_sk(message_id: str) -> str:

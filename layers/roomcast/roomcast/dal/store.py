@@ -26,6 +26,7 @@ from roomcast.errors import (
     RateLimited,
     RoomClosed,
     RoomNotFound,
+    TooManyRooms,
 )
 from roomcast.models.records import (
     CallRecord,
@@ -38,7 +39,16 @@ from roomcast.models.records import (
 )
 from roomcast.settings import get_settings
 
-STAT_FIELDS = ("current_users", "peak_users", "total_joins", "message_count")
+STAT_FIELDS = (
+    "current_users",
+    "peak_users",
+    "total_joins",
+    "message_count",
+    "current_connections",
+    "peak_connections",
+)
+# Optimistic rounds of a join/leave whose counter branch a concurrent change invalidated.
+MEMBERSHIP_ATTEMPTS = 8
 
 
 def _cancellation_codes(error: ClientError) -> list[str]:
@@ -94,6 +104,93 @@ def _is_throttled(error: ClientError) -> bool:
 def _room_from_item(item: dict[str, Any]) -> Room:
     stats = RoomStats(**{f: int(item.get(f, 0)) for f in STAT_FIELDS})
     return Room(**{k: v for k, v in item.items() if k not in STAT_FIELDS}, stats=stats)
+
+
+def now_s() -> int:
+    """The clock that decides expiry (tests move it to play a TTL through)."""
+    return int(time.time())
+
+
+def is_expired(member: MemberRecord) -> bool:
+    return member.expires_at is not None and member.expires_at < now_s()
+
+
+def _counter_change(stats: RoomStats, join: bool, users_change: bool) -> dict[str, Any]:
+    """The META update of one join or leave, with conditions asserting the branch taken.
+
+    current_connections always moves by one; current_users only for a user's first
+    connection (join) or last one (leave). On a join a counter at its peak raises the
+    peak with it: `SET peak = current + 1` reads the pre-update value, so the new peak
+    is exact without a read-modify-write; the condition (`current >= peak` or
+    `current < peak`) is what the branch was chosen on, so a concurrent change cancels
+    the transaction instead of losing a peak. A leave asserts `current > 0`: counters
+    never go negative.
+    """
+    sets: list[str] = []
+    conditions: list[str] = []
+    counted = [("current_connections", "peak_connections", stats.current_connections, stats.peak_connections)]
+    if users_change:
+        counted.append(("current_users", "peak_users", stats.current_users, stats.peak_users))
+    for current, peak, current_value, peak_value in counted:
+        if join:
+            sets.append(f"{current} = {current} + :one")
+            if current_value >= peak_value:
+                sets.append(f"{peak} = {current} + :one")
+                conditions.append(f"{current} >= {peak}")
+            else:
+                conditions.append(f"{current} < {peak}")
+        else:
+            sets.append(f"{current} = {current} - :one")
+            conditions.append(f"{current} > :zero")
+    if join:
+        sets.append("total_joins = total_joins + :one")
+    else:
+        # A leave of a user still connected through another connection leaves users alone.
+        conditions.append("attribute_exists(pk)")
+    return {
+        "UpdateExpression": "SET " + ", ".join(sets),
+        "ConditionExpression": " AND ".join(conditions),
+        "ExpressionAttributeValues": values(one=1, zero=0) if not join else values(one=1),
+    }
+
+
+def _presence_change(user_connections: int, join: bool, ttl: int) -> dict[str, Any]:
+    """A user's connection count in a room, on join: 1 for a first connection, +1 else."""
+    if user_connections <= 0:
+        return {
+            "UpdateExpression": "SET connections = :one, #ttl = :ttl",
+            "ConditionExpression": "attribute_not_exists(connections) OR connections <= :zero",
+            "ExpressionAttributeNames": {"#ttl": "ttl"},
+            "ExpressionAttributeValues": values(one=1, zero=0, ttl=ttl),
+        }
+    return {
+        "UpdateExpression": "SET connections = connections + :one, #ttl = :ttl",
+        "ConditionExpression": "connections >= :one",
+        "ExpressionAttributeNames": {"#ttl": "ttl"},
+        "ExpressionAttributeValues": values(one=1, ttl=ttl),
+    }
+
+
+def _presence_leave(table: str, item_key: dict[str, Any], user_connections: int) -> dict[str, Any]:
+    """On leave: the user's last connection deletes the count, another one lowers it."""
+    if user_connections <= 1:
+        return {
+            "Delete": {
+                "TableName": table,
+                "Key": item_key,
+                "ConditionExpression": "connections = :one",
+                "ExpressionAttributeValues": values(one=1),
+            }
+        }
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": item_key,
+            "UpdateExpression": "SET connections = connections - :one",
+            "ConditionExpression": "connections > :one",
+            "ExpressionAttributeValues": values(one=1),
+        }
+    }
 
 
 def encode_cursor(last_key: dict[str, Any]) -> str:
@@ -213,46 +310,6 @@ class RoomStore:
             pending = result.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
         return found
 
-    def add_join_stats(self, room_id: str) -> int:
-        """Count a join atomically; returns current_users right after this join."""
-        try:
-            response = _retry_conflicts(self.client.update_item,
-                TableName=self.table,
-                Key=key(keys.room_pk(room_id), keys.META),
-                UpdateExpression="ADD current_users :one, total_joins :one",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues=values(one=1),
-                ReturnValues="UPDATED_NEW",
-            )
-        except ClientError as exc:
-            if _is_conditional_failure(exc):
-                raise RoomNotFound() from exc
-            raise
-        return int(response["Attributes"]["current_users"]["N"])
-
-    def raise_peak(self, room_id: str, candidate: int) -> None:
-        """peak_users = max(peak_users, candidate), as one conditional write."""
-        try:
-            _retry_conflicts(self.client.update_item,
-                TableName=self.table,
-                Key=key(keys.room_pk(room_id), keys.META),
-                UpdateExpression="SET peak_users = :c",
-                ConditionExpression="attribute_exists(pk) AND peak_users < :c",
-                ExpressionAttributeValues=values(c=candidate),
-            )
-        except ClientError as exc:
-            if not _is_conditional_failure(exc):
-                raise
-
-    def add_leave_stats(self, room_id: str) -> None:
-        _retry_conflicts(self.client.update_item,
-            TableName=self.table,
-            Key=key(keys.room_pk(room_id), keys.META),
-            UpdateExpression="ADD current_users :minus",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues=values(minus=-1),
-        )
-
     def transition_room(
         self, room_id: str, from_state: str, to_state: str, **fields: Any
     ) -> bool:
@@ -350,65 +407,123 @@ class RoomStore:
 
     # ---------------------------------------------------------------- members
 
-    def add_member(self, member: MemberRecord, session: SessionRecord, expires_at: int) -> bool:
-        """Write membership + session + the connection's room link in one transaction.
+    def add_member(
+        self, member: MemberRecord, session: SessionRecord, expires_at: int, max_rooms: int
+    ) -> bool:
+        """Join: membership, session, the connection's room link and room count, the user's
+        presence count and the room's counters, all in one transaction.
 
-        Returns False when this connection is already a member (a repeated join is not
-        a second join). Raises RoomNotFound / RoomClosed when the room cannot be joined.
+        Returns False when this connection is already a member (a repeated join is not a
+        second join). Raises RoomNotFound / RoomClosed when the room cannot be joined and
+        TooManyRooms when the connection is at `max_rooms`.
+
+        The counters need no read-modify-write: which branch applies (a first connection
+        of this user or another one; a new peak or not) is read first and then asserted
+        by the transaction's conditions, so a concurrent change cancels the transaction
+        (nothing written) and the join is tried again on fresh values. A crash at any
+        point leaves either everything or nothing written (docs/operations.md, "Stats").
         """
-        room_key = key(keys.room_pk(member.room_id), keys.META)
-        member_item = member.model_dump()
-        member_item.update(pk=keys.room_pk(member.room_id), sk=keys.member_sk(member.connection_id))
+        pk = keys.room_pk(member.room_id)
+        member_item = member.model_dump(exclude_none=True)
+        member_item.update(
+            pk=pk, sk=keys.member_sk(member.connection_id), expires_at=expires_at, ttl=self._member_ttl(expires_at)
+        )
         session_item = session.model_dump(exclude_none=True)
-        session_item.update(pk=keys.room_pk(member.room_id), sk=keys.session_sk(session.session_id))
+        session_item.update(pk=pk, sk=keys.session_sk(session.session_id))
         link_item = {
             "pk": keys.conn_pk(member.connection_id),
             "sk": keys.conn_room_sk(member.room_id),
             "room_id": member.room_id,
-            "ttl": expires_at,
+            "ttl": self._member_ttl(expires_at),
         }
-        try:
-            _retry_conflicts(self.client.transact_write_items,
-                TransactItems=[
-                    {
-                        "ConditionCheck": {
-                            "TableName": self.table,
-                            "Key": room_key,
-                            "ConditionExpression": "#state = :open",
-                            "ExpressionAttributeNames": {"#state": "state"},
-                            "ExpressionAttributeValues": values(open="open"),
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self.table,
-                            "Item": to_item(member_item),
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    {"Put": {"TableName": self.table, "Item": to_item(session_item)}},
-                    {"Put": {"TableName": self.table, "Item": to_item(link_item)}},
-                ]
-            )
-        except ClientError as exc:
-            codes = _cancellation_codes(exc)
-            if codes and codes[0] == "ConditionalCheckFailed":
-                if self.get_room(member.room_id) is None:
-                    raise RoomNotFound() from exc
-                raise RoomClosed() from exc
-            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
-                return False
-            raise
-        return True
+        for _attempt in range(MEMBERSHIP_ATTEMPTS):
+            room, user_connections = self._membership_state(member.room_id, member.user_id)
+            if room is None:
+                raise RoomNotFound()
+            if room.state != "open":
+                raise RoomClosed()
+            first_of_user = user_connections <= 0
+            meta = _counter_change(room.stats, join=True, users_change=first_of_user)
+            meta["ConditionExpression"] = "#state = :open AND " + meta["ConditionExpression"]
+            meta["ExpressionAttributeNames"] = {"#state": "state"}
+            meta["ExpressionAttributeValues"].update(values(open="open"))
+            transact = [
+                {"Update": {"TableName": self.table, "Key": key(pk, keys.META), **meta}},
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": to_item(member_item),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {"Put": {"TableName": self.table, "Item": to_item(session_item)}},
+                {"Put": {"TableName": self.table, "Item": to_item(link_item)}},
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": key(pk, keys.presence_sk(member.user_id)),
+                        **_presence_change(user_connections, join=True, ttl=self._member_ttl(expires_at)),
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": key(keys.conn_pk(member.connection_id), keys.ROOM_COUNT),
+                        "UpdateExpression": "ADD room_count :one SET #ttl = :ttl",
+                        "ConditionExpression": "attribute_not_exists(room_count) OR room_count < :cap",
+                        "ExpressionAttributeNames": {"#ttl": "ttl"},
+                        "ExpressionAttributeValues": values(
+                            one=1, cap=max_rooms, ttl=self._member_ttl(expires_at)
+                        ),
+                    }
+                },
+            ]
+            try:
+                _retry_conflicts(self.client.transact_write_items, TransactItems=transact)
+            except ClientError as exc:
+                codes = _cancellation_codes(exc)
+                if not codes:
+                    raise
+                if codes[1] == "ConditionalCheckFailed":
+                    return False
+                if codes[5] == "ConditionalCheckFailed":
+                    raise TooManyRooms() from exc
+                if "ConditionalCheckFailed" in (codes[0], codes[4]):
+                    continue  # closed meanwhile, or the counters moved: judge again
+                raise
+            return True
+        raise Conflict("the room is busy; try again")
 
-    def get_member(self, room_id: str, connection_id: str) -> MemberRecord | None:
+    def _member_ttl(self, expires_at: int) -> int:
+        # DynamoDB's own deletion comes a margin after reads stop counting the item, so
+        # the repair that fixes the room's counters (logic/presence.py) gets there first.
+        return expires_at + get_settings().member_ttl_grace_seconds
+
+    def _membership_state(self, room_id: str, user_id: str) -> tuple[Room | None, int]:
+        """The room and how many connections the user has in it, as one consistent read."""
+        pk = keys.room_pk(room_id)
+        response = self.client.transact_get_items(
+            TransactItems=[
+                {"Get": {"TableName": self.table, "Key": key(pk, keys.META)}},
+                {"Get": {"TableName": self.table, "Key": key(pk, keys.presence_sk(user_id))}},
+            ]
+        )
+        room_item, presence_item = (r.get("Item") for r in response["Responses"])
+        room = _room_from_item(from_item(room_item)) if room_item else None
+        connections = int(from_item(presence_item).get("connections", 0)) if presence_item else 0
+        return room, connections
+
+    def get_member(self, room_id: str, connection_id: str, include_expired: bool = False) -> MemberRecord | None:
         response = self.client.get_item(
             TableName=self.table,
             Key=key(keys.room_pk(room_id), keys.member_sk(connection_id)),
             ConsistentRead=True,
         )
         item = response.get("Item")
-        return MemberRecord(**from_item(item)) if item else None
+        if not item:
+            return None
+        member = MemberRecord(**from_item(item))
+        return member if include_expired or not is_expired(member) else None
 
     def require_member(self, room_id: str, connection_id: str) -> MemberRecord:
         member = self.get_member(room_id, connection_id)
@@ -417,48 +532,87 @@ class RoomStore:
         return member
 
     def remove_member(self, member: MemberRecord, left_at: int, reason: str) -> bool:
-        """End a membership and its session together; False if it was already gone."""
+        """Leave: the join's writes undone and its counters taken back, in one transaction;
+        False if the membership was already gone (a second leave changes nothing)."""
         pk = keys.room_pk(member.room_id)
-        try:
-            _retry_conflicts(self.client.transact_write_items,
-                TransactItems=[
-                    {
-                        "Delete": {
-                            "TableName": self.table,
-                            "Key": key(pk, keys.member_sk(member.connection_id)),
-                            "ConditionExpression": "attribute_exists(pk)",
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self.table,
-                            "Key": key(pk, keys.session_sk(member.session_id)),
-                            "UpdateExpression": "SET left_at = :l, duration_ms = :d, end_reason = :r",
-                            "ExpressionAttributeValues": values(
-                                l=left_at, d=max(0, left_at - member.joined_at), r=reason
-                            ),
-                        }
-                    },
-                    {
-                        "Delete": {
-                            "TableName": self.table,
-                            "Key": key(
-                                keys.conn_pk(member.connection_id), keys.conn_room_sk(member.room_id)
-                            ),
-                        }
-                    },
-                ]
-            )
-        except ClientError as exc:
-            codes = _cancellation_codes(exc)
-            if codes and codes[0] == "ConditionalCheckFailed":
+        for _attempt in range(MEMBERSHIP_ATTEMPTS):
+            room, user_connections = self._membership_state(member.room_id, member.user_id)
+            if room is None:
                 return False
-            raise
-        return True
+            last_of_user = user_connections <= 1
+            meta = _counter_change(room.stats, join=False, users_change=last_of_user)
+            transact = [
+                {
+                    "Delete": {
+                        "TableName": self.table,
+                        "Key": key(pk, keys.member_sk(member.connection_id)),
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": key(pk, keys.session_sk(member.session_id)),
+                        "UpdateExpression": "SET left_at = :l, duration_ms = :d, end_reason = :r",
+                        "ExpressionAttributeValues": values(
+                            l=left_at, d=max(0, left_at - member.joined_at), r=reason
+                        ),
+                    }
+                },
+                {
+                    "Delete": {
+                        "TableName": self.table,
+                        "Key": key(keys.conn_pk(member.connection_id), keys.conn_room_sk(member.room_id)),
+                    }
+                },
+                {"Update": {"TableName": self.table, "Key": key(pk, keys.META), **meta}},
+                _presence_leave(self.table, key(pk, keys.presence_sk(member.user_id)), user_connections),
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": key(keys.conn_pk(member.connection_id), keys.ROOM_COUNT),
+                        "UpdateExpression": "ADD room_count :minus",
+                        "ConditionExpression": "attribute_exists(room_count)",
+                        "ExpressionAttributeValues": values(minus=-1),
+                    }
+                },
+            ]
+            try:
+                _retry_conflicts(self.client.transact_write_items, TransactItems=transact)
+            except ClientError as exc:
+                codes = _cancellation_codes(exc)
+                if not codes:
+                    raise
+                if codes[0] == "ConditionalCheckFailed":
+                    return False
+                if codes[5] == "ConditionalCheckFailed":
+                    # The room count is gone (only TTL removes it, after the connection's
+                    # life): leave without it rather than never.
+                    transact.pop()
+                    try:
+                        _retry_conflicts(self.client.transact_write_items, TransactItems=transact)
+                        return True
+                    except ClientError as again:
+                        codes = _cancellation_codes(again)
+                        if codes and codes[0] == "ConditionalCheckFailed":
+                            return False
+                        if not codes or "ConditionalCheckFailed" not in (codes[3], codes[4]):
+                            raise
+                        continue
+                if "ConditionalCheckFailed" in (codes[3], codes[4]):
+                    continue  # another connection of this user moved the counters
+                raise
+            return True
+        raise Conflict("the room is busy; try again")
 
-    def members(self, room_id: str) -> list[MemberRecord]:
-        """The room's members: one Query on the room's partition (never a Scan)."""
-        result: list[MemberRecord] = []
+    def room_members(self, room_id: str) -> tuple[list[MemberRecord], list[MemberRecord]]:
+        """The room's members, live and expired: one Query on its partition (never a Scan).
+
+        An expired membership outlived its connection ($disconnect never ran); DynamoDB's
+        TTL deletes it only eventually, so reads tell the two apart themselves.
+        """
+        live: list[MemberRecord] = []
+        expired: list[MemberRecord] = []
         for page in query_pages(
             self.client,
             TableName=self.table,
@@ -466,8 +620,19 @@ class RoomStore:
             ExpressionAttributeValues=values(p=keys.room_pk(room_id), m="MEMBER#"),
             ConsistentRead=True,
         ):
-            result.extend(MemberRecord(**item) for item in page)
-        return result
+            for item in page:
+                member = MemberRecord(**item)
+                (expired if is_expired(member) else live).append(member)
+        return live, expired
+
+    def members(self, room_id: str) -> list[MemberRecord]:
+        """The room's live members (expired ones are left out; see room_members)."""
+        return self.room_members(room_id)[0]
+
+    def delete_room_count(self, connection_id: str) -> None:
+        self.client.delete_item(
+            TableName=self.table, Key=key(keys.conn_pk(connection_id), keys.ROOM_COUNT)
+        )
 
     # --------------------------------------------------------------- messages
 

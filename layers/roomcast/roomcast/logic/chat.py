@@ -14,7 +14,7 @@ from roomcast.errors import (
 )
 from roomcast.ids import is_id, iso, new_id, now_ms
 from roomcast.logic.context import Caller, Services
-from roomcast.logic.presence import broadcast_to_room, end_membership, snapshot
+from roomcast.logic.presence import broadcast_to_room, end_membership, live_members, snapshot
 from roomcast.models.common import storable_problem
 from roomcast.models.frames import (
     AckFrame,
@@ -85,13 +85,12 @@ def join(services: Services, caller: Caller, frame: JoinFrame) -> JoinedFrame:
         connection_id=member.connection_id,
         joined_at=joined_at,
     )
-    expires_at = joined_at // 1000 + get_settings().connection_ttl_seconds
-    newly_joined = store.add_member(member, session, expires_at)
-    if newly_joined:
-        current = store.add_join_stats(room.room_id)
-        store.raise_peak(room.room_id, current)
-    members = store.members(room.room_id)
-    limit = frame.history_limit if frame.history_limit is not None else get_settings().history_page_size
+    settings = get_settings()
+    # The connection's lifetime plus a margin: nothing outlives it if $disconnect never runs.
+    expires_at = joined_at // 1000 + settings.connection_ttl_seconds
+    newly_joined = store.add_member(member, session, expires_at, settings.max_rooms_per_connection)
+    members = live_members(services, room.room_id)
+    limit = frame.history_limit if frame.history_limit is not None else settings.history_page_size
     messages, cursor = store.history(room.room_id, None, limit) if limit else ([], None)
     if newly_joined:
         event = MemberEventFrame(

@@ -119,13 +119,15 @@ def _finish(services: Services, room: Room, exclude: str | None, queue: JobsQueu
 
 
 def _disconnect_members(services: Services, room: Room, exclude: str | None) -> None:
-    members = services.store.members(room.room_id)
-    if not members:
+    live, expired = services.store.room_members(room.room_id)
+    if not live and not expired:
         return
+    # Expired memberships are ended too (not told): the final stats count nobody.
+    members = live + expired
     frame = RoomClosedFrame(
         room_id=room.room_id, closed_by=room.closed_by, at=iso(room.closed_at or now_ms())
     ).dump()
-    targets = [m.connection_id for m in members if m.connection_id != exclude]
+    targets = [m.connection_id for m in live if m.connection_id != exclude]
     # Told first, while their connections are still open.
     services.gateway.broadcast(targets, frame)
 

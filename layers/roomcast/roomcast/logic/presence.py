@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from roomcast.dal.fanout import Target
@@ -15,6 +16,11 @@ from roomcast.models.records import MemberRecord
 from roomcast.observability import logger
 
 MAX_GONE_CLEANUPS_PER_BROADCAST = 10
+# Expired memberships (their $disconnect never ran) ended per read of a room's members.
+MAX_EXPIRED_REPAIRS_PER_READ = 10
+# Rooms a closing connection leaves at once: each leave is its own transaction (its
+# room's counters), so they run side by side to fit $disconnect's timeout at the cap.
+DISCONNECT_WORKERS = 16
 
 
 def snapshot(members: Iterable[MemberRecord]) -> list[Member]:
@@ -66,9 +72,9 @@ def end_membership(
 ) -> bool:
     """Remove a membership, end its session, count the leave and tell the room."""
     left_at = now_ms()
+    # One transaction: membership, session, links and the room's counters together.
     if not services.store.remove_member(member, left_at, reason):
         return False
-    services.store.add_leave_stats(member.room_id)
     _end_calls(services, member, reason)
     # Member events are not sent in rooms above the split threshold (logic/fanout.py).
     remaining = fanout.small_room_members(services, member.room_id) if announce else None
@@ -100,16 +106,42 @@ def _end_calls(services: Services, member: MemberRecord, reason: str) -> None:
         logger.exception("ending the member's calls failed", extra={"room_id": member.room_id})
 
 
+def live_members(services: Services, room_id: str) -> list[MemberRecord]:
+    """The room's live members; memberships that outlived their connection are ended.
+
+    An expired membership ($disconnect never ran, no 410 found it) is ignored by every
+    read and ended here through the same leave transaction, which also takes it out of
+    the room's counters, before DynamoDB's TTL deletes the item (docs/operations.md).
+    """
+    live, expired = services.store.room_members(room_id)
+    for member in expired[:MAX_EXPIRED_REPAIRS_PER_READ]:
+        try:
+            end_membership(services, member, reason="expired", announce=False)
+        except Exception:
+            # Still ignored by reads; the next read tries again.
+            logger.exception("ending an expired membership failed", extra={"room_id": room_id})
+    return live
+
+
 def drop_connection(
     services: Services, connection_id: str, reason: str, announce: bool = True
 ) -> int:
-    """A connection is over ($disconnect, or 410 Gone): leave every room, forget it."""
+    """A connection is over ($disconnect, or 410 Gone): leave every room, forget it.
+
+    At most MAX_ROOMS_PER_CONNECTION rooms; their leaves run DISCONNECT_WORKERS at a time
+    (bench/bench_disconnect_at_cap.py measures the cap against $disconnect's timeout).
+    """
     rooms = services.store.connection_rooms(connection_id)
+
+    def leave(room_id: str) -> bool:
+        member = services.store.get_member(room_id, connection_id, include_expired=True)
+        return bool(member and end_membership(services, member, reason, announce=announce))
+
     ended = 0
-    for room_id in rooms:
-        member = services.store.get_member(room_id, connection_id)
-        if member and end_membership(services, member, reason, announce=announce):
-            ended += 1
+    if rooms:
+        with ThreadPoolExecutor(max_workers=min(DISCONNECT_WORKERS, len(rooms))) as pool:
+            ended = sum(pool.map(leave, rooms))
+    services.store.delete_room_count(connection_id)
     services.store.delete_connection(connection_id)
     logger.info("connection dropped", extra={"connection_id": connection_id, "reason": reason, "rooms": ended})
     return ended

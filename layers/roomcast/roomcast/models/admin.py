@@ -69,10 +69,13 @@ class TokenResponse(OutModel):
 
 
 class StatsView(OutModel):
+    # Distinct users (one user on two sockets is one), and connections beside them.
     current_users: int
     peak_users: int
     total_joins: int
     message_count: int
+    current_connections: int
+    peak_connections: int
 
 
 class RoomView(OutModel):

@@ -179,6 +179,8 @@ class ErrorFrame(OutModel):
     code: str
     message: str
     request_id: str | None = None
+    # rate_limited only: milliseconds until the same frame would be accepted.
+    retry_after_ms: int | None = None
 
 
 class Notification(OutModel):

@@ -14,10 +14,14 @@ class Record(BaseModel):
 
 
 class RoomStats(Record):
+    # Distinct users present now / at most at once; connections beside them (a user may
+    # hold several). Each changes in the transaction of the membership write it counts.
     current_users: int = 0
     peak_users: int = 0
     total_joins: int = 0
     message_count: int = 0
+    current_connections: int = 0
+    peak_connections: int = 0
 
 
 class Room(Record):
@@ -62,6 +66,9 @@ class MemberRecord(Record):
     name: str
     joined_at: int
     session_id: str
+    # Epoch seconds after which the membership outlived its connection (the connection's
+    # lifetime plus a margin): reads ignore it and a repair ends it (docs/operations.md).
+    expires_at: int | None = None
 
 
 class SessionRecord(Record):
