@@ -117,9 +117,9 @@ def _authorizer_event(query_token: str | None = None, protocol: str | None = Non
 def test_authorizer_denies(stack, invoke, kind: str) -> None:
     bad = BAD_TOKENS[kind]()
     for event in (_authorizer_event(query_token=bad), _authorizer_event(protocol=f"roomcast.v1, {bad}")):
-        policy = invoke("authorizer", event)
-        assert policy["policyDocument"]["Statement"][0]["Effect"] == "Deny"
-        assert policy["principalId"] == "anonymous" and "context" not in policy
+        # Exactly "Unauthorized": API Gateway's way for a REQUEST authorizer to answer 401.
+        with pytest.raises(Exception, match=r"^Unauthorized$"):
+            invoke("authorizer", event)
 
 
 @pytest.fixture
@@ -143,9 +143,13 @@ def test_tokens_never_reach_the_logs(stack, invoke, log_output, capsys, caplog) 
     expired = BAD_TOKENS["expired"]()
     invoke("authorizer", _authorizer_event(query_token=good))
     invoke("authorizer", _authorizer_event(protocol=f"roomcast.v1, {good}"))
-    invoke("authorizer", _authorizer_event(query_token=bad))
-    invoke("authorizer", _authorizer_event(protocol=f"roomcast.v1, {expired}"))
-    invoke("authorizer", _authorizer_event())
+    for refused in (
+        _authorizer_event(query_token=bad),
+        _authorizer_event(protocol=f"roomcast.v1, {expired}"),
+        _authorizer_event(),
+    ):
+        with pytest.raises(Exception, match=r"^Unauthorized$"):
+            invoke("authorizer", refused)
     connect = ws_event("ws-connect.json")
     connect["headers"]["Sec-WebSocket-Protocol"] = f"roomcast.v1, {good}"
     connect["queryStringParameters"] = {"token": good}
