@@ -214,3 +214,23 @@ def test_a_crash_around_the_membership_write_leaves_stats_exact(stack, invoke, m
     stats = _stats("lobby")
     assert stats["current_users"] == stats["current_connections"] == 0
     assert stats["peak_users"] == 2 and stats["peak_connections"] == 3 and stats["total_joins"] == 3
+
+
+def test_a_membership_the_counters_never_saw_still_leaves_and_counters_stay_at_zero(stack, invoke):
+    """Drift (a membership written outside a join: no counters, no presence count, no room
+    count) must not make the leave impossible: the member goes, counters stay at zero."""
+    from roomcast.dal import keys
+    from roomcast.dal.dynamo import to_item
+    from roomcast.settings import get_settings
+
+    _room(invoke, "drift")
+    item = {
+        "pk": keys.room_pk("drift"), "sk": keys.member_sk("conn-ghost"), "room_id": "drift",
+        "connection_id": "conn-ghost", "user_id": "ghost", "name": "Ghost",
+        "joined_at": 1_700_000_000_000, "session_id": "s-ghost",
+    }
+    boto3.client("dynamodb").put_item(TableName=get_settings().table_name, Item=to_item(item))
+    assert _act(invoke, "leave", "drift", "conn-ghost", "ghost")["type"] == "left"
+    stats = _stats("drift")
+    assert (stats["current_users"], stats["current_connections"]) == (0, 0)
+    assert not [i for i in _items("ROOM#drift") if i["sk"]["S"].startswith("MEMBER#")]

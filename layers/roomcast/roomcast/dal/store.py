@@ -139,9 +139,14 @@ def _counter_change(stats: RoomStats, join: bool, users_change: bool) -> dict[st
                 conditions.append(f"{current} >= {peak}")
             else:
                 conditions.append(f"{current} < {peak}")
-        else:
+        elif current_value > 0:
             sets.append(f"{current} = {current} - :one")
             conditions.append(f"{current} > :zero")
+        else:
+            # Already at zero (a count lost to drift, say a membership written outside a
+            # join): the leave still goes through and the counter stays at zero.
+            sets.append(f"{current} = :zero")
+            conditions.append(f"{current} <= :zero")
     if join:
         sets.append("total_joins = total_joins + :one")
     else:
@@ -150,7 +155,10 @@ def _counter_change(stats: RoomStats, join: bool, users_change: bool) -> dict[st
     return {
         "UpdateExpression": "SET " + ", ".join(sets),
         "ConditionExpression": " AND ".join(conditions),
-        "ExpressionAttributeValues": values(one=1, zero=0) if not join else values(one=1),
+        # DynamoDB refuses a value no expression uses.
+        "ExpressionAttributeValues": values(
+            **{name: value for name, value in (("one", 1), ("zero", 0)) if any(f":{name}" in t for t in sets + conditions)}
+        ),
     }
 
 
@@ -173,7 +181,17 @@ def _presence_change(user_connections: int, join: bool, ttl: int) -> dict[str, A
 
 def _presence_leave(table: str, item_key: dict[str, Any], user_connections: int) -> dict[str, Any]:
     """On leave: the user's last connection deletes the count, another one lowers it."""
-    if user_connections <= 1:
+    if user_connections <= 0:
+        # No count to lower (drift): assert it is still absent, so a concurrent join is seen.
+        return {
+            "Delete": {
+                "TableName": table,
+                "Key": item_key,
+                "ConditionExpression": "attribute_not_exists(connections) OR connections <= :zero",
+                "ExpressionAttributeValues": values(zero=0),
+            }
+        }
+    if user_connections == 1:
         return {
             "Delete": {
                 "TableName": table,

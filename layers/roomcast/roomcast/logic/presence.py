@@ -63,8 +63,13 @@ def clean_gone_connections(services: Services, gone: list[str]) -> None:
     # Bounded: each clean-up re-reads and re-notifies the room, so a burst of stale
     # connections must not eat the sender's invocation. The rest go with the next
     # broadcast, their $disconnect, or TTL.
+    # A clean-up that fails must not fail what caused it (a send already stored and
+    # acknowledged): it is logged, and the connection goes by the same later paths.
     for connection_id in gone[:MAX_GONE_CLEANUPS_PER_BROADCAST]:
-        drop_connection(services, connection_id, reason="gone", announce=True)
+        try:
+            drop_connection(services, connection_id, reason="gone", announce=True)
+        except Exception:
+            logger.exception("cleaning up a gone connection failed", extra={"connection_id": connection_id})
 
 
 def end_membership(
