@@ -21,6 +21,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from roomcast.aws_errors import error_code
 from roomcast.observability import logger
 from roomcast.settings import get_settings
 
@@ -68,7 +69,7 @@ def _client(endpoint_url: str | None, pool: int) -> Any:
 
 def _is_gone(error: ClientError) -> bool:
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return status == 410 or error.response.get("Error", {}).get("Code") == "GoneException"
+    return status == 410 or error_code(error) == "GoneException"
 
 
 class Gateway:
@@ -94,12 +95,12 @@ class Gateway:
             except ClientError as exc:
                 if _is_gone(exc):
                     return "gone"
-                error_code = exc.response.get("Error", {}).get("Code")
+                failure = error_code(exc)
             except BotoCoreError as exc:
-                error_code = type(exc).__name__
+                failure = type(exc).__name__
             if attempt < self.retries:
                 time.sleep(self.backoff_seconds * (2**attempt))
-        logger.warning("post_to_connection failed", extra={"connection_id": connection_id, "error": error_code})
+        logger.warning("post_to_connection failed", extra={"connection_id": connection_id, "error": failure})
         return "failed"
 
     def send(self, connection_id: str, payload: dict[str, Any]) -> PostOutcome:

@@ -1,4 +1,5 @@
-"""SQS access: the jobs queue that closes (and replays) feed and the delivery function drains."""
+"""SQS access, through one client: the jobs queue that closes (and replays) feed and the
+delivery function drains, and the ring timer's delayed messages (docs/signaling.md)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from botocore.config import Config
 
 from roomcast.models.webhooks import DeliveryJob
 from roomcast.settings import get_settings
+
+# SQS caps DelaySeconds at 15 minutes.
+MAX_DELAY_SECONDS = 900
 
 
 @cache
@@ -56,8 +60,10 @@ def reset_caches() -> None:
 
 
 class JobsQueue:
-    def __init__(self, queue_url: str | None = None, client: Any | None = None) -> None:
-        self.queue_url = queue_url or get_settings().jobs_queue_url
+    """Delivery jobs: one per close or replay; the delivery function sets visibility per retry."""
+
+    def __init__(self, queue_url: str, client: Any | None = None) -> None:
+        self.queue_url = queue_url
         self.client = client or sqs_client()
 
     def send(self, job: DeliveryJob) -> str:
@@ -68,6 +74,10 @@ class JobsQueue:
             MessageBody=json.dumps(job.model_dump(), separators=(",", ":")),
         )
         return str(response["MessageId"])
+
+    def change_visibility(self, queue_url: str, receipt_handle: str, seconds: int) -> None:
+        # queue_url is the received message's (its event source), which may be a redrive's.
+        change_visibility(queue_url, receipt_handle, seconds)
 
 
 def change_visibility(queue_url: str, receipt_handle: str, seconds: int) -> None:
@@ -99,3 +109,26 @@ class FanoutQueue:
             )
             pending = sorted(int(f["Id"]) for f in response.get("Failed") or [])
         return pending
+
+
+class RingTimer:
+    """Delayed messages the call timer function turns into `missed` if still invited.
+
+    Without a queue URL (a function that never rings) `enabled` is False and the lazy
+    check in logic/signaling.py is the only timeout.
+    """
+
+    def __init__(self, queue_url: str, client: Any | None = None) -> None:
+        self.queue_url = queue_url
+        self.client = client or sqs_client()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.queue_url)
+
+    def schedule(self, room_id: str, call_id: str, delay_seconds: int) -> None:
+        self.client.send_message(
+            QueueUrl=self.queue_url,
+            MessageBody=json.dumps({"room_id": room_id, "call_id": call_id}),
+            DelaySeconds=max(0, min(MAX_DELAY_SECONDS, delay_seconds)),
+        )

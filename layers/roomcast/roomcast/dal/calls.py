@@ -16,15 +16,12 @@ that call is over, so a crash between the two writes can never block a user for 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from functools import cache
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from roomcast.aws_errors import cancellation_codes, is_conditional_failure
 from roomcast.dal import keys
 from roomcast.dal.dynamo import dynamodb_client, from_item, key, to_item, values
 from roomcast.errors import Conflict
@@ -36,15 +33,6 @@ RATE_SK = "RATE#signal"
 
 def user_pk(user_id: str) -> str:
     return f"USER#{user_id}"
-
-
-def _is_conditional_failure(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-
-
-def _cancellation_codes(error: ClientError) -> list[str]:
-    reasons = error.response.get("CancellationReasons") or []
-    return [r.get("Code", "None") for r in reasons]
 
 
 class LockTaken(Exception):
@@ -76,7 +64,7 @@ class CallStore:
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as exc:
-            if _is_conditional_failure(exc):
+            if is_conditional_failure(exc):
                 raise Conflict("this call id is already used") from exc
             raise
 
@@ -118,7 +106,7 @@ class CallStore:
                 ]
             )
         except ClientError as exc:
-            codes = _cancellation_codes(exc)
+            codes = cancellation_codes(exc)
             if not codes:
                 raise
             if codes[0] == "ConditionalCheckFailed":
@@ -177,7 +165,7 @@ class CallStore:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
-            if _is_conditional_failure(exc):
+            if is_conditional_failure(exc):
                 return None
             raise
         return CallState(**from_item(response["Attributes"]))
@@ -214,7 +202,7 @@ class CallStore:
                 ExpressionAttributeValues=values(c=call_id),
             )
         except ClientError as exc:
-            if not _is_conditional_failure(exc):
+            if not is_conditional_failure(exc):
                 raise
 
     # --------------------------------------------------- connections of a user
@@ -285,7 +273,7 @@ class CallStore:
             )
             return True
         except ClientError as exc:
-            if not _is_conditional_failure(exc):
+            if not is_conditional_failure(exc):
                 raise
         try:
             self.client.update_item(
@@ -300,27 +288,6 @@ class CallStore:
             )
             return True
         except ClientError as exc:
-            if _is_conditional_failure(exc):
+            if is_conditional_failure(exc):
                 return False
             raise
-
-
-# ------------------------------------------------------------------ ring timer
-
-
-@cache
-def _sqs_client() -> Any:
-    return boto3.client("sqs", config=Config(retries={"max_attempts": 3, "mode": "standard"}))
-
-
-def reset_caches() -> None:
-    _sqs_client.cache_clear()
-
-
-def schedule_ring_timeout(queue_url: str, room_id: str, call_id: str, delay_seconds: int) -> None:
-    """A delayed message that the call timer function turns into `missed` if still invited."""
-    _sqs_client().send_message(
-        QueueUrl=queue_url,
-        MessageBody=json.dumps({"room_id": room_id, "call_id": call_id}),
-        DelaySeconds=max(0, min(900, delay_seconds)),
-    )

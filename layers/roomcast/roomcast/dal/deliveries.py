@@ -14,6 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from roomcast.aws_errors import is_conditional_failure as _conditional_failed
 from roomcast.dal import keys
 from roomcast.dal.dynamo import dynamodb_client, from_item, key, query_pages, to_item, values
 from roomcast.errors import NotFound
@@ -24,10 +25,6 @@ _ATTEMPT = "#ATTEMPT#"
 
 def attempt_sk(delivery_id: str, attempt: int) -> str:
     return f"{keys.delivery_sk(delivery_id)}{_ATTEMPT}{attempt:06d}"
-
-
-def _conditional_failed(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 def _fields(record: DeliveryRecord, **overrides: Any) -> dict[str, Any]:

@@ -17,6 +17,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from roomcast.aws_errors import cancellation_codes as _cancellation_codes
+from roomcast.aws_errors import error_code
+from roomcast.aws_errors import is_conditional_failure as _is_conditional_failure
 from roomcast.dal import keys
 from roomcast.dal.dynamo import dynamodb_client, from_item, key, query_pages, to_item, values
 from roomcast.errors import (
@@ -51,21 +54,12 @@ STAT_FIELDS = (
 MEMBERSHIP_ATTEMPTS = 8
 
 
-def _cancellation_codes(error: ClientError) -> list[str]:
-    reasons = error.response.get("CancellationReasons") or []
-    return [r.get("Code", "None") for r in reasons]
-
-
-def _is_conditional_failure(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-
-
 CONFLICT_ATTEMPTS = 4
 
 
 def _is_conflict(error: ClientError) -> bool:
     """Another transaction held an item (a busy room's META): nothing was written."""
-    code = error.response.get("Error", {}).get("Code")
+    code = error_code(error)
     return code == "TransactionConflictException" or "TransactionConflict" in _cancellation_codes(error)
 
 
@@ -97,7 +91,7 @@ _THROTTLE_CODES = frozenset(
 
 
 def _is_throttled(error: ClientError) -> bool:
-    code = error.response.get("Error", {}).get("Code")
+    code = error_code(error)
     return code in _THROTTLE_CODES or "ThrottlingError" in _cancellation_codes(error)
 
 
