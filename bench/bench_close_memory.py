@@ -18,6 +18,7 @@ alive until a GC pass, which would bill moto's own allocations to the delivery
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import socket
 import subprocess
@@ -154,12 +155,11 @@ def run(sizes: list[int], page_size: int, part_bytes: int, in_process: bool = Fa
     import boto3
 
     from roomcast import queue as queue_module
-    from roomcast.dal.store import get_store
     from roomcast.gateway import Gateway
     from roomcast.logic import closing, delivery, rooms
-    from roomcast.logic.context import Services
     from roomcast.models.admin import CreateRoomRequest
     from roomcast.settings import reset_settings
+    from roomcast.wiring import services as wired
 
     rows = []
     env = {"WEBHOOK_ALLOW_LOOPBACK": "true", "WEBHOOK_PAGE_SIZE": str(page_size),
@@ -168,15 +168,15 @@ def run(sizes: list[int], page_size: int, part_bytes: int, in_process: bool = Fa
         reset_settings()
         queue_module.reset_caches()
         receiver = NullReceiver()
-        store = get_store()
-        services = Services(store=store, gateway=Gateway(None))
+        services = dataclasses.replace(wired(), gateway=Gateway(None))
+        store = services.store
         sqs = boto3.client("sqs", region_name="us-east-1")
         queue_url = stack.queues["JobsQueue"]
         # The first delivery also pays one-time costs (lazy imports, the HTTP session, the
         # secret cache): a small warm-up room, not reported.
         for index, size in enumerate([200, *sizes]):
             room_id = f"mem-{index}-{size}"
-            rooms.create_room_with_secret(store, CreateRoomRequest(room_id=room_id, name=room_id, callback_url=receiver.url))
+            rooms.create_room_with_secret(services, CreateRoomRequest(room_id=room_id, name=room_id, callback_url=receiver.url))
             _seed(stack.tables["Table"], room_id, size)
             closing.close_room(services, room_id, "bench")
             (message,) = sqs.receive_message(QueueUrl=queue_url, MessageSystemAttributeNames=["All"])["Messages"]
@@ -184,7 +184,7 @@ def run(sizes: list[int], page_size: int, part_bytes: int, in_process: bool = Fa
                 message_id=message["MessageId"], receipt_handle=message["ReceiptHandle"], body=message["Body"],
                 receive_count=1, queue_url=queue_url,
             )
-            dservices = delivery.default_services()
+            dservices = wired()
             dservices.store.get_room(room_id)  # clients and connection pools exist before tracing
 
             # One page, as the delivery holds it: the store's page of MessageRecords.

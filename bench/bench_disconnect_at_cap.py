@@ -59,24 +59,26 @@ def run(rooms: int, workers_options: list[int]) -> list[tuple[int, int, float, f
                 import os
 
                 os.environ["MAX_ROOMS_PER_CONNECTION"] = str(rooms)
-                from roomcast.dal.store import get_store
+                import dataclasses
+
                 from roomcast.gateway import Gateway
                 from roomcast.logic import chat, presence
                 from roomcast.logic import rooms as rooms_logic
-                from roomcast.logic.context import Caller, Services
+                from roomcast.logic.context import Caller
                 from roomcast.models.admin import CreateRoomRequest
                 from roomcast.models.frames import JoinFrame
                 from roomcast.models.records import Identity
                 from roomcast.settings import reset_settings
+                from roomcast.wiring import services as wired
 
                 reset_settings()
-                store = get_store()
                 stub = StubManagementApi()
-                services = Services(store=store, gateway=Gateway(None, client=stub))
+                services = dataclasses.replace(wired(), gateway=Gateway(None, client=stub))
+                store = services.store
                 target = Caller("conn-target", Identity(user_id="target", name="Target"))
                 for index in range(rooms):
                     room_id = f"room-{index}"
-                    rooms_logic.create_room(store, CreateRoomRequest(room_id=room_id, name=room_id))
+                    rooms_logic.create_room(services, CreateRoomRequest(room_id=room_id, name=room_id))
                     other = Caller(f"conn-other-{index}", Identity(user_id=f"other-{index}", name="Other"))
                     chat.join(services, other, JoinFrame(action="join", room_id=room_id, history_limit=0))
                     chat.join(services, target, JoinFrame(action="join", room_id=room_id, history_limit=0))

@@ -121,12 +121,26 @@ def measure(
     # The split: the send path, each queued job in its own "invocation" as it is queued.
     client.posts = 0
     os.environ["FANOUT_SPLIT_THRESHOLD"] = str(threshold)
-    from roomcast.settings import reset_settings
+    from roomcast.settings import get_settings, reset_settings
 
     reset_settings()
+    jobs_queue: list[StartingQueue] = []
 
     def invocation() -> Services:
-        return Services(store=None, gateway=Gateway(None, client=client, workers=workers, retries=0))  # type: ignore[arg-type]
+        # Only what the split touches: the ranges in memory, the queue that starts jobs, a
+        # Gateway over the sleeping stub (the others are never called on this path).
+        return Services(
+            settings=get_settings(),
+            store=None,  # type: ignore[arg-type]
+            calls=None,  # type: ignore[arg-type]
+            deliveries=None,  # type: ignore[arg-type]
+            fanout=ranges,  # type: ignore[arg-type]
+            fanout_queue=jobs_queue[0] if jobs_queue else None,  # type: ignore[arg-type]
+            gateway=Gateway(None, client=client, workers=workers, retries=0),
+            jobs=None,  # type: ignore[arg-type]
+            timers=None,  # type: ignore[arg-type]
+            secrets=None,  # type: ignore[arg-type]
+        )
 
     global _job_runner
     def run(body: str) -> tuple[str, int]:
@@ -137,8 +151,6 @@ def measure(
 
     _job_runner = run
     slots = max(1, min(math.ceil(n / threshold), 64))
-    original_store, original_queue = fanout.fanout_store, fanout.FanoutQueue
-    fanout.fanout_store = lambda services: ranges  # type: ignore[assignment]
     try:
         if processes:
             # Its own (forked) process per job: its own interpreter lock, as each Lambda
@@ -148,7 +160,7 @@ def measure(
         else:
             pool = ThreadPoolExecutor(max_workers=slots)
             queue = StartingQueue(lambda body: pool.submit(run, body))
-        fanout.FanoutQueue = lambda *a, **k: queue  # type: ignore[assignment,misc]
+        jobs_queue.append(queue)
         started = time.perf_counter()
         inline = fanout.to_room(invocation(), "big", frame, exclude=None, message_id="m")
         outcomes = [p.get(timeout=600) if processes else p.result(timeout=600) for p in queue.pending]
@@ -159,7 +171,7 @@ def measure(
         else:
             pool.shutdown()
     finally:
-        fanout.fanout_store, fanout.FanoutQueue = original_store, original_queue
+        jobs_queue.clear()
     posted_by_jobs = sum(p for _, p in outcomes)
     assert {o for o, _ in outcomes} <= {"done"} and inline.delivered + inline.queued == n, (inline, outcomes)
     assert inline.delivered + posted_by_jobs == n, (inline.delivered, posted_by_jobs)

@@ -15,6 +15,7 @@ before any filter - what read capacity is charged for), plus GetItem hits.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from typing import Any
 
@@ -141,10 +142,11 @@ def run(
     from roomcast.dal.store import RoomStore
     from roomcast.gateway import Gateway
     from roomcast.logic import chat
-    from roomcast.logic.context import Caller, Services
+    from roomcast.logic.context import Caller
     from roomcast.models.frames import SendFrame
     from roomcast.models.records import Identity
     from roomcast.settings import get_settings
+    from roomcast.wiring import services as wired
 
     rows = []
     with moto_stack():
@@ -158,8 +160,8 @@ def run(
         table = get_settings().table_name
         counting = CountingDynamoDB(raw)
         stub = StubManagementApi()
-        services = Services(
-            store=RoomStore(table, client=counting), gateway=Gateway(None, client=stub)
+        services = dataclasses.replace(
+            wired(), store=RoomStore(table, client=counting), gateway=Gateway(None, client=stub)
         )
         room_id = room_id_of(0)
         sender = Caller(

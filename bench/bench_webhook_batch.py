@@ -13,6 +13,7 @@ receiver is a real HTTP server on 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import threading
 import time
@@ -77,12 +78,11 @@ def measure(batch: int, delay_ms: int, repeats: int) -> tuple[float, float]:
     import boto3
 
     from roomcast import queue as queue_module
-    from roomcast.dal.store import get_store
     from roomcast.gateway import Gateway
     from roomcast.logic import closing, rooms
-    from roomcast.logic.context import Services
     from roomcast.models.admin import CreateRoomRequest
     from roomcast.settings import reset_settings
+    from roomcast.wiring import services as wired
 
     # Metrics off: the EMF lines the delivery function prints would bury the figures.
     quiet = {"WEBHOOK_ALLOW_LOOPBACK": "true", "WEBHOOK_JITTER": "0", "POWERTOOLS_METRICS_DISABLED": "true"}
@@ -94,7 +94,7 @@ def measure(batch: int, delay_ms: int, repeats: int) -> tuple[float, float]:
         sqs = boto3.client("sqs", region_name="us-east-1")
         url = stack.queues["JobsQueue"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        services = Services(store=get_store(), gateway=Gateway(None))
+        services = dataclasses.replace(wired(), gateway=Gateway(None))
         counter = 0
 
         def one_batch(size: int) -> float:
@@ -103,7 +103,7 @@ def measure(batch: int, delay_ms: int, repeats: int) -> tuple[float, float]:
                 counter += 1
                 room_id = f"bench-{counter}"
                 rooms.create_room_with_secret(
-                    services.store, CreateRoomRequest(room_id=room_id, name=room_id, callback_url=receiver.url)
+                    services, CreateRoomRequest(room_id=room_id, name=room_id, callback_url=receiver.url)
                 )
                 closing.close_room(services, room_id, "bench")
             messages: list[dict[str, Any]] = []

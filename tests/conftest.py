@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -43,20 +42,9 @@ MOTO_PATCHED = moto_patch.apply()
 
 def reset_caches() -> None:
     """Forget every per-execution-environment cache, as a fresh Lambda container would."""
-    from aws_lambda_powertools.utilities import parameters
+    from roomcast.wiring import reset_caches as reset_execution_environment
 
-    from roomcast import gateway, settings
-    from roomcast.dal import dynamo, store
-
-    settings.reset_settings()
-    dynamo.dynamodb_client.cache_clear()
-    store.get_store.cache_clear()
-    gateway._client.cache_clear()
-    parameters.clear_caches()
-    for extra in ("roomcast.webhooks.sender", "roomcast.queue"):
-        module = sys.modules.get(extra)
-        if module is not None and hasattr(module, "reset_caches"):
-            module.reset_caches()
+    reset_execution_environment()
 
 
 @pytest.fixture

@@ -1,16 +1,21 @@
-"""Admin HTTP API (behind an X-Api-Key check): rooms and connect tokens."""
+"""Admin HTTP API (behind an X-Api-Key check): rooms, deliveries, broadcasts and connect tokens.
+
+Routes, parameters and bodies are typed: Powertools validates them (enable_validation)
+and the same declarations generate docs/openapi.json (scripts/gen_openapi.py;
+docs/admin-api.md is the reference). Bodies are the models' own dump(), as before.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import ValidationError
 
 from roomcast import auth
-from roomcast.dal.store import get_store
 from roomcast.errors import (
     BadRequest,
     NotFound,
@@ -19,30 +24,51 @@ from roomcast.errors import (
     error_body,
     http_status,
 )
-from roomcast.gateway import Gateway, management_endpoint
 from roomcast.logic import closing, fanout, rooms, webhook_admin
-from roomcast.logic.context import Services
-from roomcast.models.admin import CreateRoomRequest, MintTokenRequest
-from roomcast.models.fanout import BroadcastRequest
+from roomcast.models.admin import (
+    CreateRoomRequest,
+    ErrorBody,
+    HealthView,
+    MintTokenRequest,
+    RoomList,
+    RoomView,
+    TokenResponse,
+)
+from roomcast.models.common import RoomId
+from roomcast.models.fanout import BroadcastRequest, BroadcastView
+from roomcast.models.webhooks import CloseResponse, DeliveryList, ReplayResponse
 from roomcast.observability import logger, metrics
+from roomcast.settings import AdminSettings, configure
+from roomcast.wiring import services
 
-app = APIGatewayHttpResolver()
+configure(AdminSettings)
+
+app = APIGatewayHttpResolver(enable_validation=True)
 OPEN_PATHS = frozenset({"/health"})
+API_KEY_HEADER = "x-api-key"
+
+# Every route may answer these; each route adds its own success and domain errors.
+_ERRORS: dict[int, Any] = {
+    400: {"description": "bad_request: a parameter or the body is invalid", "content": {"application/json": {"model": ErrorBody}}},
+    401: {"description": "unauthorized: missing or invalid X-Api-Key", "content": {"application/json": {"model": ErrorBody}}},
+    500: {"description": "internal_error (no detail; the trace is logged)", "content": {"application/json": {"model": ErrorBody}}},
+}
+
+
+def _answers(status: int, description: str, model: Any, more: dict[int, str] | None = None) -> dict[int, Any]:
+    """The OpenAPI responses of a route: its success, the common errors, and `more` (status -> description).
+
+    Routes carry no return annotation: the resolver would re-serialise the model with its
+    None fields as nulls; the bodies stay the models' own dump(), as documented here."""
+    answers: dict[int, Any] = {status: {"description": description, "content": {"application/json": {"model": model}}}}
+    answers.update(_ERRORS)
+    for code, text in (more or {}).items():
+        answers[code] = {"description": text, "content": {"application/json": {"model": ErrorBody}}}
+    return answers
 
 
 def _json(status: int, body: dict[str, Any]) -> Response:
     return Response(status_code=status, content_type="application/json", body=json.dumps(body))
-
-
-def require_api_key(router: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
-    if router.current_event.path not in OPEN_PATHS:
-        provided = router.current_event.headers.get("x-api-key")
-        if not auth.api_key_matches(provided, auth.admin_api_key()):
-            raise Unauthorized("missing or invalid X-Api-Key")
-    return next_middleware(router)
-
-
-app.use(middlewares=[require_api_key])
 
 
 @app.exception_handler(RoomcastError)
@@ -62,6 +88,18 @@ def _unexpected(exc: Exception) -> Response:
     return _json(500, error_body(exc))
 
 
+@app.exception_handler(RequestValidationError)
+def _invalid_request(exc: RequestValidationError) -> Response:
+    """Every parameter and body the resolver refuses: 400 bad_request, the first problem named."""
+    first = exc.errors()[0]
+    if first.get("type") == "json_invalid":
+        return _domain_error(BadRequest("the body must be JSON"))
+    loc = [str(p) for p in first.get("loc", ())]
+    # ("body", "name") -> "name"; ("query", "limit") -> "limit": where, as the client wrote it.
+    where = ".".join(loc[1:] if len(loc) > 1 else loc) or "body"
+    return _domain_error(BadRequest(f"{where}: {first.get('msg', 'invalid')}"[:200]))
+
+
 @app.exception_handler(ValidationError)
 def _invalid(exc: ValidationError) -> Response:
     first = exc.errors(include_url=False, include_input=False)[0]
@@ -69,91 +107,158 @@ def _invalid(exc: ValidationError) -> Response:
     return _domain_error(BadRequest(f"{where}: {first['msg']}"[:200]))
 
 
-def _body() -> Any:
-    try:
-        return app.current_event.json_body or {}
-    except (ValueError, TypeError) as exc:
-        raise BadRequest("the body must be JSON") from exc
+RoomPath = Annotated[RoomId, Path(description="the room's id")]
 
 
-def _int_query(name: str, default: int, low: int, high: int) -> int:
-    raw = app.current_event.get_query_string_value(name, None)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise BadRequest(f"{name} must be an integer") from exc
-    if not low <= value <= high:
-        raise BadRequest(f"{name} must be between {low} and {high}")
-    return value
+_OPEN_ANSWERS = {k: v for k, v in _answers(200, "the function answers", HealthView).items() if k != 401}
 
 
-@app.get("/health")
-def health() -> dict[str, Any]:
-    return {"status": "ok"}
+@app.get("/health", summary="Liveness (no key needed)", responses=_OPEN_ANSWERS, tags=["health"])
+def health():
+    return HealthView(status="ok").dump()
 
 
-@app.post("/rooms")
-def create_room() -> Response:
-    request = CreateRoomRequest.model_validate(_body())
-    room, generated_secret = rooms.create_room_with_secret(get_store(), request)
+@app.post(
+    "/rooms",
+    summary="Create a room",
+    description="With a callback_url, its webhook secret is generated unless given, and shown once in this answer.",
+    responses=_answers(201, "the room", RoomView, {409: "conflict: the room id is taken", 400: "bad_request or unsafe_url"}),
+    tags=["rooms"],
+)
+def create_room(request: Annotated[CreateRoomRequest, Body(embed=False)]):
+    room, generated_secret = rooms.create_room_with_secret(services(), request)
     view = rooms.room_view(room)
     view.webhook_secret = generated_secret  # shown once, never again
     return _json(201, view.dump())
 
 
-@app.get("/rooms")
-def list_rooms() -> dict[str, Any]:
-    limit = _int_query("limit", 20, 1, 100)
-    cursor = app.current_event.get_query_string_value("cursor", None)
-    return rooms.list_rooms(get_store(), limit, cursor).dump()
+@app.get(
+    "/rooms",
+    summary="List rooms, newest first",
+    responses=_answers(200, "a page of rooms (without members)", RoomList, {400: "bad_request or invalid_cursor"}),
+    tags=["rooms"],
+)
+def list_rooms(
+    limit: Annotated[int, Query(ge=1, le=100, description="rooms per page")] = 20,
+    cursor: Annotated[str | None, Query(max_length=2048, description="next_cursor of the previous page")] = None,
+):
+    return rooms.list_rooms(services(), limit, cursor).dump()
 
 
-@app.get("/rooms/<room_id>")
-def get_room(room_id: str) -> dict[str, Any]:
-    return rooms.get_room(get_store(), room_id).dump()
+@app.get(
+    "/rooms/<room_id>",
+    summary="A room: stats, who is present, its latest calls, its delivery",
+    responses=_answers(200, "the room", RoomView, {404: "room_not_found"}),
+    tags=["rooms"],
+)
+def get_room(room_id: RoomPath):
+    return rooms.get_room(services(), room_id).dump()
 
 
-def _services() -> Services:
-    return Services(store=get_store(), gateway=Gateway(management_endpoint(None, None)))
-
-
-@app.delete("/rooms/<room_id>")
-def close_room(room_id: str) -> Response:
-    closed_by = app.current_event.get_query_string_value("closed_by", None) or "admin-api"
-    result = closing.close_room(_services(), room_id, closed_by[:128])
+@app.delete(
+    "/rooms/<room_id>",
+    summary="Close a room (idempotent: a second close answers the same delivery)",
+    responses=_answers(202, "closing or closed; the room.closed delivery is queued", CloseResponse, {404: "room_not_found"}),
+    tags=["rooms"],
+)
+def close_room(
+    room_id: RoomPath,
+    closed_by: Annotated[str | None, Query(description="who closed it (default admin-api; cut at 128 characters)")] = None,
+):
+    result = closing.close_room(services(), room_id, (closed_by or "admin-api")[:128])
     return _json(202, result.dump())
 
 
-@app.get("/rooms/<room_id>/deliveries")
-def list_deliveries(room_id: str) -> dict[str, Any]:
-    return webhook_admin.list_deliveries(get_store(), room_id).dump()
+@app.get(
+    "/rooms/<room_id>/deliveries",
+    summary="The room's webhook deliveries with every attempt",
+    responses=_answers(200, "deliveries, newest first", DeliveryList, {404: "room_not_found"}),
+    tags=["deliveries"],
+)
+def list_deliveries(room_id: RoomPath):
+    return webhook_admin.list_deliveries(services(), room_id).dump()
 
 
-@app.post("/rooms/<room_id>/deliveries/<delivery_id>/replay")
-def replay_delivery(room_id: str, delivery_id: str) -> Response:
-    return _json(202, webhook_admin.replay(get_store(), room_id, delivery_id).dump())
+@app.post(
+    "/rooms/<room_id>/deliveries/<delivery_id>/replay",
+    summary="Send a delivery again with the same webhook-ids (a new run)",
+    responses=_answers(
+        202, "queued", ReplayResponse, {404: "room_not_found or not_found", 409: "conflict: the room is not closed yet"}
+    ),
+    tags=["deliveries"],
+)
+def replay_delivery(
+    room_id: RoomPath, delivery_id: Annotated[str, Path(max_length=64, description="the delivery's id")]
+):
+    return _json(202, webhook_admin.replay(services(), room_id, delivery_id).dump())
 
 
-@app.post("/broadcasts")
-def create_broadcast() -> Response:
-    request = BroadcastRequest.model_validate(_body())
-    return _json(202, fanout.create_broadcast(_services(), request).dump())
+@app.post(
+    "/broadcasts",
+    summary="Send a notification frame to every live connection, a room's members, or some users",
+    description=(
+        "The frame is stored and its range jobs queued; the answer is the broadcast's first view "
+        "(state running). GET /broadcasts/{broadcast_id} follows its counts."
+    ),
+    responses=_answers(
+        202,
+        "queued",
+        BroadcastView,
+        {404: "room_not_found (room_id given)", 413: "payload_too_large: the frame is over 128 KB"},
+    ),
+    tags=["broadcasts"],
+)
+def create_broadcast(request: Annotated[BroadcastRequest, Body(embed=False)]):
+    return _json(202, fanout.create_broadcast(services(), request).dump())
 
 
-@app.get("/broadcasts/<broadcast_id>")
-def get_broadcast(broadcast_id: str) -> dict[str, Any]:
-    return fanout.get_broadcast(_services(), broadcast_id).dump()
+@app.get(
+    "/broadcasts/<broadcast_id>",
+    summary="A broadcast's state and counts",
+    responses=_answers(200, "the broadcast", BroadcastView, {404: "not_found"}),
+    tags=["broadcasts"],
+)
+def get_broadcast(
+    # No max_length: an id that cannot exist is not_found (404), as any unknown id.
+    broadcast_id: Annotated[str, Path(description="the broadcast's id")],
+):
+    return fanout.get_broadcast(services(), broadcast_id).dump()
 
 
-@app.post("/tokens")
-def mint_token() -> Response:
-    request = MintTokenRequest.model_validate(_body())
-    return _json(201, rooms.mint(request, auth.jwt_secret()).dump())
+@app.post(
+    "/tokens",
+    summary="Mint a connect token for the WebSocket API",
+    responses=_answers(201, "the token and when it expires", TokenResponse),
+    tags=["tokens"],
+)
+def mint_token(request: Annotated[MintTokenRequest, Body(embed=False)]):
+    return _json(201, rooms.mint(services(), request).dump())
+
+
+def _refusal(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The 401 for a request without the right X-Api-Key, before anything else looks at it
+    (the resolver validates parameters before its middlewares run: an unauthenticated caller
+    must not learn which of its parameters were wrong)."""
+    path = event.get("rawPath") or (event.get("requestContext") or {}).get("http", {}).get("path")
+    if path in OPEN_PATHS:
+        return None
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    refused: Exception = Unauthorized("missing or invalid X-Api-Key")
+    try:
+        if auth.api_key_matches(headers.get(API_KEY_HEADER), auth.admin_api_key()):
+            return None
+    except Exception as exc:
+        logger.exception("admin key check failed")
+        refused = exc
+    return {
+        "statusCode": http_status(refused),
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(error_body(refused)),
+        "isBase64Encoded": False,
+    }
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return _refusal(event) or app.resolve(event, context)

@@ -13,7 +13,10 @@ from typing import Any
 from roomcast import auth
 from roomcast.errors import Unauthorized
 from roomcast.observability import logger
+from roomcast.settings import AuthorizerSettings, configure
 from roomcast.ws import authorizer_context
+
+configure(AuthorizerSettings)
 
 # API Gateway matches this message exactly to answer the handshake with 401.
 UNAUTHORIZED = "Unauthorized"

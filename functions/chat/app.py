@@ -8,7 +8,10 @@ from roomcast.logic import chat, closing
 from roomcast.logic.context import Caller, Services
 from roomcast.models.frames import CHAT_ACTIONS, CHAT_FRAME_ADAPTER
 from roomcast.observability import logger, metrics
+from roomcast.settings import ChatSettings, configure
 from roomcast.ws import run_action
+
+configure(ChatSettings)
 
 _ACTIONS = {
     "join": chat.join,
@@ -19,6 +22,10 @@ _ACTIONS = {
     "ping": lambda services, caller, frame: chat.ping(frame),
     "close": closing.close_action,
 }
+# The frame union (models/frames.py) owns the action names: a table that drifts from it
+# fails this function's cold start, not a user's frame.
+if set(_ACTIONS) != CHAT_ACTIONS:
+    raise RuntimeError(f"chat dispatch table does not match the frame union: {sorted(set(_ACTIONS) ^ CHAT_ACTIONS)}")
 
 
 def _dispatch(services: Services, caller: Caller, frame: Any) -> Any:

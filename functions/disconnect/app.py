@@ -9,7 +9,10 @@ from typing import Any
 
 from roomcast.logic.presence import drop_connection
 from roomcast.observability import logger
-from roomcast.ws import services_for
+from roomcast.settings import DisconnectSettings, configure
+from roomcast.wiring import services_for
+
+configure(DisconnectSettings)
 
 
 @logger.inject_lambda_context(clear_state=True)

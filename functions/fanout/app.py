@@ -14,27 +14,24 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from roomcast.dal.store import get_store
-from roomcast.gateway import Gateway, management_endpoint
 from roomcast.logic import fanout
-from roomcast.logic.context import Services
 from roomcast.models.fanout import FanoutJob
 from roomcast.observability import logger, metrics
+from roomcast.settings import FanoutSettings, configure
+from roomcast.wiring import services
+
+configure(FanoutSettings)
 
 # With BatchSize 1 every failure is a whole batch: answer it as a batchItemFailures
 # entry (the same redelivery) rather than an invocation error.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-def _services() -> Services:
-    # No WebSocket request context here: the management endpoint comes from the environment.
-    return Services(store=get_store(), gateway=Gateway(management_endpoint(None, None)))
-
-
 def record_handler(record: SQSRecord) -> str:
     job = FanoutJob.model_validate_json(record.body)
     logger.append_keys(fanout_id=job.fanout_id, job_id=job.job_id)
-    return fanout.run_job(_services(), job)
+    # No WebSocket request context here: the management endpoint comes from the environment.
+    return fanout.run_job(services(), job)
 
 
 @logger.inject_lambda_context(clear_state=True)

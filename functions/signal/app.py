@@ -8,7 +8,10 @@ from typing import Any
 from roomcast.logic import signaling
 from roomcast.models.signaling import SIGNAL_ACTIONS, SIGNAL_FRAME_ADAPTER
 from roomcast.observability import logger, metrics
+from roomcast.settings import SignalSettings, configure
 from roomcast.ws import run_action
+
+configure(SignalSettings)
 
 
 @logger.inject_lambda_context(clear_state=True)

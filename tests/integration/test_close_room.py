@@ -3,6 +3,7 @@ conditional state change, so racing closes send exactly one SQS job."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 
@@ -51,12 +52,12 @@ def test_ten_concurrent_closes_make_one_job(stack, invoke):
     from roomcast.dal.store import get_store
     from roomcast.gateway import Gateway
     from roomcast.logic.closing import close_room
-    from roomcast.logic.context import Services
+    from roomcast.wiring import services as wired
 
     create_room(invoke, "race", None)
     _join(invoke, "race", "conn-a", "alice")
     _join(invoke, "race", "conn-b", "bob")
-    services = Services(store=get_store(), gateway=Gateway(None))
+    services = dataclasses.replace(wired(), gateway=Gateway(None))
     start = threading.Barrier(10)
     results: list = []
     errors: list = []

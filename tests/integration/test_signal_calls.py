@@ -24,15 +24,6 @@ OFFER_SDP = json.loads(load_event("ws-signal-offer.json")["body"])["sdp"]
 CANDIDATE = json.loads(load_event("ws-signal-ice.json")["body"])["candidate"]
 
 
-@pytest.fixture(autouse=True)
-def _fresh_sqs_client():
-    from roomcast.dal import calls
-
-    calls.reset_caches()
-    yield
-    calls.reset_caches()
-
-
 def connect(invoke, who) -> None:
     conn, user, name = who
     assert invoke("connect", ws_event("ws-connect.json", conn, user, name))["statusCode"] == 200
@@ -516,7 +507,7 @@ def test_ring_timer_leaves_an_answered_call_alone(lobby, invoke, monkeypatch):
 
 def test_early_ring_timer_reschedules(lobby, invoke):
     from roomcast.logic.signaling import expire_invite
-    from roomcast.ws import services_for
+    from roomcast.wiring import services_for
 
     call_id = invite(invoke)
     assert expire_invite(services_for({}), "lobby", call_id) == "rescheduled"
@@ -586,7 +577,7 @@ def test_call_history_reads_call_records(lobby, invoke):
 def test_room_close_ends_active_calls_before_call_history_is_read(lobby, invoke):
     from roomcast.dal.store import get_store
     from roomcast.logic import closing
-    from roomcast.ws import services_for
+    from roomcast.wiring import services_for
 
     call_id = accepted_call(invoke)
     closing.close_room(services_for({}), "lobby", "admin")

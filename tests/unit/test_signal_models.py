@@ -8,7 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from roomcast.errors import PayloadTooLarge, error_body
-from roomcast.logic.signaling import _check_sizes, call_view
+from roomcast.logic.calls import call_view
+from roomcast.logic.signaling import _check_sizes
 from roomcast.models.signaling import (
     SIGNAL_FRAME_ADAPTER,
     CallState,

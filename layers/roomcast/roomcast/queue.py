@@ -1,5 +1,6 @@
 """SQS access, through one client: the jobs queue that closes (and replays) feed and the
-delivery function drains, and the ring timer's delayed messages (docs/signaling.md)."""
+delivery function drains, the fan-out queue of range jobs (docs/scaling-and-cost.md), and
+the ring timer's delayed messages (docs/signaling.md). Queue URLs come from the wiring."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import boto3
 from botocore.config import Config
 
 from roomcast.models.webhooks import DeliveryJob
-from roomcast.settings import get_settings
 
 # SQS caps DelaySeconds at 15 minutes.
 MAX_DELAY_SECONDS = 900
@@ -79,6 +79,10 @@ class JobsQueue:
         # queue_url is the received message's (its event source), which may be a redrive's.
         change_visibility(queue_url, receipt_handle, seconds)
 
+    def dead_letter(self, queue_url: str, body: str) -> None:
+        # The DLQ of the queue the job was received from (its redrive policy's target).
+        dead_letter(queue_url, body)
+
 
 def change_visibility(queue_url: str, receipt_handle: str, seconds: int) -> None:
     sqs_client().change_message_visibility(
@@ -89,8 +93,8 @@ def change_visibility(queue_url: str, receipt_handle: str, seconds: int) -> None
 class FanoutQueue:
     """Range jobs of a split fan-out (docs/scaling-and-cost.md), sent 10 per call."""
 
-    def __init__(self, queue_url: str | None = None, client: Any | None = None) -> None:
-        self.queue_url = queue_url if queue_url is not None else get_settings().fanout_queue_url
+    def __init__(self, queue_url: str, client: Any | None = None) -> None:
+        self.queue_url = queue_url
         self._client = client
 
     @property

@@ -1,21 +1,29 @@
 """Settings, read once per execution environment from the function's environment variables.
 
-A missing or malformed variable fails the cold start loudly instead of failing the
-first request obscurely.
+`Settings` holds every tunable with its documented default; each function's model
+(below) makes the variables that function cannot work without required. A handler
+calls `configure(<its model>)` at import, so a missing or malformed variable fails the
+cold start with a message naming the variable, instead of failing the first request
+obscurely (docs/architecture.md, "Settings"). Values are never echoed: some are secret ids.
 """
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 
-from pydantic import BaseModel, Field
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class Settings(BaseModel):
-    table_name: str = Field(default="roomcast", alias="TABLE_NAME")
-    jwt_secret_id: str = Field(default="roomcast/jwt", alias="JWT_SECRET_ID")
-    admin_key_secret_id: str = Field(default="roomcast/admin-key", alias="ADMIN_KEY_SECRET_ID")
+class SettingsError(RuntimeError):
+    """A function's environment is missing or has a malformed variable."""
+
+
+class Settings(BaseSettings):
+    # Resources: empty unless given; the function models below require the ones they use.
+    table_name: str = Field(default="", alias="TABLE_NAME")
+    jwt_secret_id: str = Field(default="", alias="JWT_SECRET_ID")
+    admin_key_secret_id: str = Field(default="", alias="ADMIN_KEY_SECRET_ID")
     jobs_queue_url: str = Field(default="", alias="JOBS_QUEUE_URL")
     # Seconds a secret stays cached in the execution environment (Powertools parameters).
     secret_max_age: int = Field(default=300, alias="SECRET_MAX_AGE", ge=0)
@@ -59,7 +67,7 @@ class Settings(BaseModel):
     user_send_rate_per_second: float = Field(default=10.0, alias="USER_SEND_RATE_PER_SECOND", gt=0, le=10000)
     user_typing_rate_burst: int = Field(default=20, alias="USER_TYPING_RATE_BURST", ge=1, le=10000)
     user_typing_rate_per_second: float = Field(default=4.0, alias="USER_TYPING_RATE_PER_SECOND", gt=0, le=10000)
-    # ---- webhooks (DESIGN §5; docs/webhooks.md)
+    # ---- webhooks (docs/webhooks.md)
     default_webhook_url: str = Field(default="", alias="DEFAULT_WEBHOOK_URL")
     default_webhook_secret_id: str = Field(default="", alias="DEFAULT_WEBHOOK_SECRET_ID")
     # Per-room secrets are created under this Secrets Manager name prefix (IAM is scoped to it).
@@ -84,14 +92,122 @@ class Settings(BaseModel):
     webhook_response_bytes: int = Field(default=1024, alias="WEBHOOK_RESPONSE_BYTES", ge=0, le=65536)
     webhook_workers: int = Field(default=10, alias="WEBHOOK_WORKERS", ge=1, le=64)
 
-    model_config = {"populate_by_name": True, "extra": "ignore"}
+    # The management API of the WebSocket API, for functions that fan out without a
+    # WebSocket request context (admin, call timer); gateway.management_endpoint reads it.
+    websocket_management_url: str = Field(default="", alias="WEBSOCKET_MANAGEMENT_URL")
+
+    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore", case_sensitive=True)
+
+
+# ---------------------------------------------------------------- one model per function
+# A required field (no default) must be present; min_length=1 also refuses an empty value.
+# DEFAULT_WEBHOOK_URL must be present but may be empty (no stack-wide endpoint).
+
+
+class AuthorizerSettings(Settings):
+    jwt_secret_id: str = Field(alias="JWT_SECRET_ID", min_length=1)
+
+
+class ConnectSettings(Settings):
+    table_name: str = Field(alias="TABLE_NAME", min_length=1)
+
+
+class DisconnectSettings(Settings):
+    table_name: str = Field(alias="TABLE_NAME", min_length=1)
+
+
+class ChatSettings(Settings):
+    table_name: str = Field(alias="TABLE_NAME", min_length=1)
+    # The `close` action sends the room's delivery job.
+    jobs_queue_url: str = Field(alias="JOBS_QUEUE_URL", min_length=1)
+    default_webhook_url: str = Field(alias="DEFAULT_WEBHOOK_URL")
+    # A message to a room above the split threshold queues its range jobs here.
+    fanout_queue_url: str = Field(alias="FANOUT_QUEUE_URL", min_length=1)
+
+
+class SignalSettings(Settings):
+    table_name: str = Field(alias="TABLE_NAME", min_length=1)
+    call_timer_queue_url: str = Field(alias="CALL_TIMER_QUEUE_URL", min_length=1)
+
+
+class CallTimerSettings(Settings):
+    table_name: str = Field(alias="TABLE_NAME", min_length=1)
+    call_timer_queue_url: str = Field(alias="CALL_TIMER_QUEUE_URL", min_length=1)
+    websocket_management_url: str = Field(alias="WEBSOCKET_MANAGEMENT_URL", min_length=1)
+
+
+class AdminSettings(Settings):
+    table_name: str = Field(alias="TABLE_NAME", min_length=1)
+    jwt_secret_id: str = Field(alias="JWT_SECRET_ID", min_length=1)
+    admin_key_secret_id: str = Field(alias="ADMIN_KEY_SECRET_ID", min_length=1)
+    jobs_queue_url: str = Field(alias="JOBS_QUEUE_URL", min_length=1)
+    # POST /broadcasts queues its first range jobs here.
+    fanout_queue_url: str = Field(alias="FANOUT_QUEUE_URL", min_length=1)
+    websocket_management_url: str = Field(alias="WEBSOCKET_MANAGEMENT_URL", min_length=1)
+    default_webhook_url: str = Field(alias="DEFAULT_WEBHOOK_URL")
+    webhook_secret_prefix: str = Field(alias="WEBHOOK_SECRET_PREFIX", min_length=1)
+
+
+class FanoutSettings(Settings):
+    table_name: str = Field(alias="TABLE_NAME", min_length=1)
+    # A planning job (a broadcast's room or shard) queues the ranges it cuts.
+    fanout_queue_url: str = Field(alias="FANOUT_QUEUE_URL", min_length=1)
+    websocket_management_url: str = Field(alias="WEBSOCKET_MANAGEMENT_URL", min_length=1)
+
+
+class DeliverySettings(Settings):
+    table_name: str = Field(alias="TABLE_NAME", min_length=1)
+    default_webhook_url: str = Field(alias="DEFAULT_WEBHOOK_URL")
+    default_webhook_secret_id: str = Field(alias="DEFAULT_WEBHOOK_SECRET_ID", min_length=1)
+    webhook_schedule: str = Field(alias="WEBHOOK_SCHEDULE", min_length=1)
+
+    @field_validator("webhook_schedule")
+    @classmethod
+    def _schedule_parses(cls, value: str) -> str:
+        from roomcast.webhooks.schedule import parse_schedule
+
+        parse_schedule(value)  # ValueError -> a validation error naming WEBHOOK_SCHEDULE
+        return value
+
+
+# ---------------------------------------------------------------- the process's settings
+
+_model: type[Settings] = Settings
+
+
+def describe(exc: ValidationError) -> str:
+    """Which variables are wrong and why, without their values."""
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        name = ".".join(str(p) for p in error["loc"]) or "environment"
+        problems.append(f"{name} is missing" if error["type"] == "missing" else f"{name}: {error['msg']}")
+    return "; ".join(problems)
+
+
+def load(model: type[Settings]) -> Settings:
+    try:
+        return model()
+    except ValidationError as exc:
+        raise SettingsError(f"{model.__name__}: cannot start: {describe(exc)}") from None
+
+
+def configure(model: type[Settings]) -> Settings:
+    """Make `model` this process's settings and validate it now (a handler's cold start)."""
+    global _model
+    settings = load(model)
+    _model = model
+    get_settings.cache_clear()
+    return settings
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings.model_validate(dict(os.environ))
+    return load(_model)
 
 
 def reset_settings() -> None:
-    """Forget the cached settings (tests change the environment between cases)."""
+    """Forget the cached settings and which function configured them (tests change the
+    environment between cases, and load several functions into one process)."""
+    global _model
+    _model = Settings
     get_settings.cache_clear()

@@ -10,10 +10,8 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from roomcast.dal.store import get_store
 from roomcast.errors import InvalidFrame, PayloadTooLarge, Unauthorized, UnknownAction, error_body
-from roomcast.gateway import Gateway, management_endpoint
-from roomcast.logic.context import Caller, Services
+from roomcast.logic.context import Caller
 from roomcast.models.records import Identity
 
 # API Gateway's own limit for one WebSocket frame; larger bodies never reach a handler
@@ -51,12 +49,6 @@ def caller_from_event(event: dict[str, Any]) -> Caller:
     if not connection_id:
         raise Unauthorized()
     return Caller(connection_id=connection_id, identity=identity_from_event(event))
-
-
-def services_for(event: dict[str, Any]) -> Services:
-    context = event.get("requestContext") or {}
-    endpoint = management_endpoint(context.get("apiId"), context.get("stage"))
-    return Services(store=get_store(), gateway=Gateway(endpoint))
 
 
 def raw_body(event: dict[str, Any]) -> str:
@@ -144,6 +136,7 @@ def run_action(
     """Parse a frame, run `dispatch(services, caller, frame)`, reply; every failure is an error frame."""
     from roomcast.errors import RoomcastError
     from roomcast.observability import logger, metrics
+    from roomcast.wiring import services_for
 
     try:
         caller = caller_from_event(event)

@@ -36,7 +36,6 @@ from roomcast.models.frames import (
     TypingFrame,
 )
 from roomcast.models.records import MemberRecord, MessageRecord, SessionRecord
-from roomcast.settings import get_settings
 
 MAX_META_BYTES = 2048
 MAX_META_DEPTH = 16
@@ -85,7 +84,7 @@ def join(services: Services, caller: Caller, frame: JoinFrame) -> JoinedFrame:
         connection_id=member.connection_id,
         joined_at=joined_at,
     )
-    settings = get_settings()
+    settings = services.settings
     # The connection's lifetime plus a margin: nothing outlives it if $disconnect never runs.
     expires_at = joined_at // 1000 + settings.connection_ttl_seconds
     newly_joined = store.add_member(member, session, expires_at, settings.max_rooms_per_connection)
@@ -118,7 +117,7 @@ def leave(services: Services, caller: Caller, frame: LeaveFrame) -> LeftFrame:
 
 
 def send(services: Services, caller: Caller, frame: SendFrame) -> AckFrame:
-    settings = get_settings()
+    settings = services.settings
     if len(frame.text) > settings.max_message_chars:
         raise PayloadTooLarge(f"text is limited to {settings.max_message_chars} characters")
     if frame.meta is not None and len(json.dumps(frame.meta, separators=(",", ":"))) > MAX_META_BYTES:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from roomcast.dal.deliveries import DeliveryStore
 from roomcast.errors import NotRoomAdmin
 from roomcast.ids import iso, new_id, now_ms
 from roomcast.logic.context import Caller, Services
@@ -25,14 +24,8 @@ from roomcast.models.frames import CloseFrame, RoomClosedFrame
 from roomcast.models.records import MemberRecord, Room
 from roomcast.models.webhooks import CloseResponse, DeliveryJob, DeliveryRecord
 from roomcast.observability import logger, metrics
-from roomcast.queue import JobsQueue
-from roomcast.settings import get_settings
 
 STALE_MS = 60_000
-
-
-def _deliveries(services: Services) -> DeliveryStore:
-    return DeliveryStore(services.store.table, services.store.client)
 
 
 def _response(room: Room, already: bool) -> CloseResponse:
@@ -51,7 +44,6 @@ def close_room(
     room_id: str,
     closed_by: str,
     exclude_connection: str | None = None,
-    queue: JobsQueue | None = None,
 ) -> CloseResponse:
     store = services.store
     room = store.require_room(room_id)
@@ -61,43 +53,43 @@ def close_room(
         if store.transition_room(
             room_id, "open", "closing", delivery_id=delivery_id, closed_at=closed_at, closed_by=closed_by
         ):
-            _deliveries(services).create(
+            services.deliveries.create(
                 DeliveryRecord(
                     room_id=room_id,
                     delivery_id=delivery_id,
                     created_at=closed_at,
-                    url=room.callback_url or get_settings().default_webhook_url or None,
+                    url=room.callback_url or services.settings.default_webhook_url or None,
                 )
             )
             room = room.model_copy(
                 update={"state": "closing", "delivery_id": delivery_id, "closed_at": closed_at, "closed_by": closed_by}
             )
-            _finish(services, room, exclude_connection, queue)
+            _finish(services, room, exclude_connection)
             metrics.add_metric(name="RoomClosed", unit="Count", value=1)
             logger.info("room closed", extra={"room_id": room_id, "delivery_id": delivery_id})
             return _response(store.require_room(room_id), already=False)
         room = store.require_room(room_id)  # another close won the race
     stale = room.closed_at is not None and now_ms() - room.closed_at > STALE_MS
     if stale and room.delivery_id:
-        record = _deliveries(services).get(room_id, room.delivery_id)
+        record = services.deliveries.get(room_id, room.delivery_id)
         if room.state == "closing" or record is None or record.enqueued_at is None:
             logger.warning("finishing an interrupted close", extra={"room_id": room_id})
             if record is None:
-                _deliveries(services).create(
+                services.deliveries.create(
                     DeliveryRecord(room_id=room_id, delivery_id=room.delivery_id, created_at=room.closed_at or now_ms())
                 )
-            _finish(services, room, exclude_connection, queue)
+            _finish(services, room, exclude_connection)
             room = store.require_room(room_id)
     return _response(room, already=True)
 
 
-def _finish(services: Services, room: Room, exclude: str | None, queue: JobsQueue | None) -> None:
+def _finish(services: Services, room: Room, exclude: str | None) -> None:
     """Tell and disconnect the members, mark the room closed, then send the one job."""
     assert room.delivery_id is not None
     _disconnect_members(services, room, exclude)
     if room.state == "closing":
         services.store.transition_room(room.room_id, "closing", "closed")
-    deliveries = _deliveries(services)
+    deliveries = services.deliveries
     # The conditional claim keeps a recovering close from sending a second job. A claim that
     # never led to `enqueued_at` (its Lambda died between the two) goes stale and is taken over.
     claimed_at = now_ms()
@@ -110,7 +102,7 @@ def _finish(services: Services, room: Room, exclude: str | None, queue: JobsQueu
         enqueue_claimed_at=claimed_at,
     ):
         try:
-            (queue or JobsQueue()).send(DeliveryJob(room_id=room.room_id, delivery_id=room.delivery_id))
+            services.jobs.send(DeliveryJob(room_id=room.room_id, delivery_id=room.delivery_id))
         except Exception:
             # Let the next close of this room (after STALE_MS) send it instead.
             deliveries.update(room.room_id, room.delivery_id, enqueue_claimed_at=None)

@@ -1,6 +1,6 @@
 """Delivering room.closed webhooks: one SQS job = one delivery (all its parts, in order).
 
-The queue does the retrying (docs/webhooks.md, Retries). For each received job:
+The queue does the retrying (docs/webhooks.md, "Retries"). For each received job:
 
 - already delivered / disabled / superseded by a replay -> done, nothing
   is sent (an SQS duplicate never causes a second send of a delivered part);
@@ -21,7 +21,7 @@ The queue does the retrying (docs/webhooks.md, Retries). For each received job:
 - 410 Gone: the endpoint is disabled for this delivery; the item is done, not failed.
 
 Every wait, deadline and record time reads roomcast.clock. The Lambda's remaining time
-is checked before each part: a part that cannot finish inside it is recorded as a failed
+(handed over with each ReceivedJob) is checked before each part: a part that cannot finish inside it is recorded as a failed
 attempt and the job gets its next visibility, so a timeout never loses an attempt.
 The jobs of one batch run concurrently on a thread pool (one slow receiver does not make
 ten deliveries take ten times as long).
@@ -40,16 +40,14 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from roomcast import clock
-from roomcast.dal.deliveries import DeliveryStore
-from roomcast.dal.store import RoomStore
 from roomcast.errors import RoomcastError, UnsafeUrl
+from roomcast.logic.context import Services
 from roomcast.models.records import Room
 from roomcast.models.webhooks import AttemptRecord, DeliveryJob, DeliveryRecord
 from roomcast.observability import logger, metrics
-from roomcast.settings import Settings, get_settings
+from roomcast.settings import Settings
 from roomcast.webhooks import schedule, sender, signing, ssrf
 from roomcast.webhooks.payload import build_parts, webhook_id
-from roomcast.webhooks.secrets import load_secrets
 
 # A job holds its delivery's lease this long; less than the queue's visibility timeout
 # (>= 6x the function timeout), so a crashed worker's lease has expired when SQS retries.
@@ -80,6 +78,10 @@ class ScheduleMismatch(RuntimeError):
     """The schedule and the jobs queue's receive budget disagree: the function refuses to start."""
 
 
+def _no_deadline() -> int:
+    return 2**31
+
+
 @dataclass(frozen=True)
 class ReceivedJob:
     """What the handler hands over from one SQS record (logic never sees raw events)."""
@@ -93,31 +95,14 @@ class ReceivedJob:
     # of visibility from the receive, and a Lambda only learns of it at its invocation.
     received_at: float = field(default_factory=clock.now)
     attributes: dict[str, str] = field(default_factory=dict)
+    # The invocation's time left (the Lambda context's get_remaining_time_in_millis): an
+    # attribute of the receive, not a service, so the handler hands it over with the job.
+    remaining_ms: Callable[[], int] = field(default=_no_deadline, compare=False, repr=False)
 
 
 Outcome = Literal[
     "delivered", "disabled", "no_endpoint", "duplicate", "superseded", "unknown", "dead_lettered"
 ]
-
-
-def _no_deadline() -> int:
-    return 2**31
-
-
-@dataclass
-class DeliveryServices:
-    store: RoomStore
-    deliveries: DeliveryStore
-    change_visibility: Callable[[str, str, int], None]
-    settings: Settings
-    # Sends a job's body to the jobs queue's DLQ (the redrive policy's target).
-    dead_letter: Callable[[ReceivedJob], None] | None = None
-    # The Lambda context's get_remaining_time_in_millis (the handler passes it in).
-    remaining_ms: Callable[[], int] = _no_deadline
-
-    @property
-    def steps(self) -> list[int]:
-        return schedule.parse_schedule(self.settings.webhook_schedule)
 
 
 # ---------------------------------------------------------------- the receive budget
@@ -156,7 +141,7 @@ def _in_flight(job: ReceivedJob) -> float:
     return clock.now() - job.received_at
 
 
-def _visibility(services: DeliveryServices, job: ReceivedJob, wanted: int) -> int:
+def _visibility(services: Services, job: ReceivedJob, wanted: int) -> int:
     """Set the message's visibility to `wanted` cut to what SQS accepts; returns what was set.
 
     A refusal is recorded on the delivery and counted (metric WebhookVisibilityRefused,
@@ -165,7 +150,7 @@ def _visibility(services: DeliveryServices, job: ReceivedJob, wanted: int) -> in
     """
     seconds = schedule.accepted_visibility(wanted, _in_flight(job))
     try:
-        services.change_visibility(job.queue_url, job.receipt_handle, seconds)
+        services.jobs.change_visibility(job.queue_url, job.receipt_handle, seconds)
         return seconds
     except Exception as exc:
         error = f"{type(exc).__name__}: {str(exc)[:300]}"
@@ -179,27 +164,27 @@ def _visibility(services: DeliveryServices, job: ReceivedJob, wanted: int) -> in
     return accepted
 
 
-def _longest_accepted(services: DeliveryServices, job: ReceivedJob, refused: int) -> int:
+def _longest_accepted(services: Services, job: ReceivedJob, refused: int) -> int:
     """Binary search below `refused` (to 1%): each accepted change replaces the last, and
     accepted values only grow, so the message ends with the longest one found."""
     low, high, accepted = 0, refused, -1
     while high - low > max(1, refused // 100):
         middle = (low + high) // 2
         try:
-            services.change_visibility(job.queue_url, job.receipt_handle, middle)
+            services.jobs.change_visibility(job.queue_url, job.receipt_handle, middle)
             low = accepted = middle
         except Exception:
             high = middle
     if accepted < 0:
         try:
-            services.change_visibility(job.queue_url, job.receipt_handle, 0)
+            services.jobs.change_visibility(job.queue_url, job.receipt_handle, 0)
             accepted = 0
         except Exception:
             logger.exception("no visibility accepted", extra={"message_id": job.message_id})
     return max(0, accepted)
 
 
-def _record_refusal(services: DeliveryServices, job: ReceivedJob, text: str) -> None:
+def _record_refusal(services: Services, job: ReceivedJob, text: str) -> None:
     try:
         parsed = DeliveryJob.model_validate_json(job.body)
         services.deliveries.update(
@@ -209,7 +194,7 @@ def _record_refusal(services: DeliveryServices, job: ReceivedJob, text: str) -> 
         logger.exception("could not record a refused visibility", extra={"message_id": job.message_id})
 
 
-def _retry(services: DeliveryServices, job: ReceivedJob, reason: str, seconds: int) -> RetryLater:
+def _retry(services: Services, job: ReceivedJob, reason: str, seconds: int) -> RetryLater:
     return RetryLater(reason, _visibility(services, job, seconds))
 
 
@@ -222,7 +207,7 @@ def _endpoint(room: Room, settings: Settings) -> tuple[str | None, str | None]:
     return None, None
 
 
-def deliver(services: DeliveryServices, received: ReceivedJob) -> Outcome:
+def deliver(services: Services, received: ReceivedJob) -> Outcome:
     """Process one job; returns how it ended, or raises RetryLater (visibility already set)."""
     job = DeliveryJob.model_validate_json(received.body)
     log = {"room_id": job.room_id, "delivery_id": job.delivery_id, "run": job.run,
@@ -243,7 +228,7 @@ def deliver(services: DeliveryServices, received: ReceivedJob) -> Outcome:
     if room.state != "closed":
         raise _retry(services, received, "room still closing", CLOSING_WAIT_SECONDS)
 
-    steps = services.steps
+    steps = schedule.parse_schedule(services.settings.webhook_schedule)
     plan = schedule.receive_plan(steps)
     slot = schedule.slot_for(received.receive_count, steps)
     if slot is None:
@@ -281,12 +266,11 @@ def _receives_until_attempt(plan: list[schedule.Slot], receive_count: int) -> in
     return count
 
 
-def _dead_letter(services: DeliveryServices, received: ReceivedJob, job: DeliveryJob, log: dict[str, Any]) -> Outcome:
+def _dead_letter(services: Services, received: ReceivedJob, job: DeliveryJob, log: dict[str, Any]) -> Outcome:
     """Move the job to the DLQ (send first; the item is then done, so SQS deletes it)."""
     try:
-        if services.dead_letter is None:
-            raise RuntimeError("no dead-letter queue known for the jobs queue")
-        services.dead_letter(received)
+        # The DLQ is the one the received message's queue names in its redrive policy.
+        services.jobs.dead_letter(received.queue_url, received.body)
     except Exception as exc:
         # The redrive policy moves it on its next receive instead (maxReceiveCount).
         logger.exception("moving the job to the DLQ failed: left to the redrive policy", extra=log)
@@ -301,7 +285,7 @@ def _dead_letter(services: DeliveryServices, received: ReceivedJob, job: Deliver
 
 
 def _send_parts(
-    services: DeliveryServices,
+    services: Services,
     received: ReceivedJob,
     job: DeliveryJob,
     record: DeliveryRecord,
@@ -350,13 +334,13 @@ def _send_parts(
 
     def attempt_budget() -> float | None:
         """Seconds this part may take (None: not enough of the Lambda's time is left)."""
-        left = services.remaining_ms() - BOOKKEEPING_MS
+        left = received.remaining_ms() - BOOKKEEPING_MS
         if left < MIN_ATTEMPT_MS:
             return None
         return min(settings.webhook_attempt_timeout, left / 1000)
 
     try:
-        secrets = load_secrets(secret_id) if secret_id else []
+        secrets = services.secrets.webhook_secrets(secret_id) if secret_id else []
         if not secrets:
             raise ValueError("no webhook secret")
     except Exception as exc:
@@ -422,7 +406,7 @@ class _DeadLetter(Exception):
 
 
 def _failed(
-    services: DeliveryServices,
+    services: Services,
     received: ReceivedJob,
     job: DeliveryJob,
     log: dict[str, Any],
@@ -435,7 +419,7 @@ def _failed(
 
 
 def _attempt(
-    services: DeliveryServices,
+    services: Services,
     job: DeliveryJob,
     part: int | None,
     result: sender.SendResult | None,
@@ -472,7 +456,7 @@ def _pool(workers: int) -> ThreadPoolExecutor:
 
 
 def deliver_batch(
-    services: DeliveryServices, jobs: list[ReceivedJob]
+    services: Services, jobs: list[ReceivedJob]
 ) -> dict[str, BaseException | None]:
     """Run every job of a batch concurrently; message id -> the exception that failed it, or None."""
 
@@ -497,18 +481,3 @@ def deliver_batch(
     futures = {job.message_id: pool.submit(run, job) for job in jobs}
     return {message_id: future.result() for message_id, future in futures.items()}
 
-
-def default_services(remaining_ms: Callable[[], int] = _no_deadline) -> DeliveryServices:
-    from roomcast import queue
-    from roomcast.dal.store import get_store
-
-    store = get_store()
-    settings = get_settings()
-    return DeliveryServices(
-        store=store,
-        deliveries=DeliveryStore(settings.table_name, store.client),
-        change_visibility=queue.change_visibility,
-        settings=settings,
-        dead_letter=lambda job: queue.dead_letter(job.queue_url, job.body),
-        remaining_ms=remaining_ms,
-    )

@@ -13,6 +13,9 @@ the room twice over (N joins x N posts).
 
 Broadcasts (POST /broadcasts) use the same jobs over a room's members, over the shards
 of the connection index, or over some users' connections.
+
+The ranges and markers (`services.fanout`) and the queue of range jobs
+(`services.fanout_queue`) come from the wiring, like everything else logic uses.
 """
 
 from __future__ import annotations
@@ -37,18 +40,13 @@ from roomcast.models.fanout import (
 from roomcast.models.frames import Notification, NotificationFrame
 from roomcast.observability import logger, metrics
 from roomcast.queue import FanoutQueue
-from roomcast.settings import get_settings
 
 # API Gateway's limit for one message to a connection.
 MAX_FRAME_BYTES = 128 * 1024
 
 
-def fanout_store(services: Services) -> FanoutStore:
-    return FanoutStore(services.store.table, services.store.client)
-
-
-def _threshold() -> int:
-    return get_settings().fanout_split_threshold
+def _threshold(services: Services) -> int:
+    return services.settings.fanout_split_threshold
 
 
 def _count(result: FanoutResult) -> None:
@@ -71,7 +69,7 @@ def post(
 def small_room_members(services: Services, room_id: str) -> list[Target] | None:
     """The room's member connections, or None when the room is above the split threshold
     (read no further than that: callers skip what large rooms do not get)."""
-    targets, _, more = fanout_store(services).read_range(Source.room(room_id), None, None, _threshold())
+    targets, _, more = services.fanout.read_range(Source.room(room_id), None, None, _threshold(services))
     return None if more else targets
 
 
@@ -89,11 +87,11 @@ def to_room(
     render the same frame from the stored message). Other frames are not sent at all
     in a room above the threshold.
     """
-    threshold = _threshold()
+    threshold = _threshold(services)
     if members is not None and len(members) <= threshold:
         return post(services, members, payload, exclude)
     if members is None:
-        store = fanout_store(services)
+        store = services.fanout
         source = Source.room(room_id)
         first, last, more = store.read_range(source, None, None, threshold)
         if not more:
@@ -102,7 +100,7 @@ def to_room(
         metrics.add_metric(name="Fanout.SkippedLargeRoom", unit="Count", value=1)
         logger.info("not sent in a large room", extra={"room_id": room_id, "frame": payload.get("type")})
         return FanoutResult()
-    queue = FanoutQueue()
+    queue = services.fanout_queue
     if not queue.queue_url or members is not None:
         # No queue configured (or members already read): post everything here.
         everyone = members if members is not None else services.store.members(room_id)
@@ -172,12 +170,12 @@ def _user_targets(services: Services, store: FanoutStore, user_ids: list[str], r
     return list(targets.values())
 
 
-def run_job(services: Services, job: FanoutJob, queue: FanoutQueue | None = None) -> str:
+def run_job(services: Services, job: FanoutJob) -> str:
     """Post one range. Idempotent in effect: a job already finished is skipped, and a
     job delivered twice at once posts twice (clients drop repeated ids), counted once."""
     from roomcast.logic.presence import clean_gone_connections  # presence imports this module
 
-    store = fanout_store(services)
+    store = services.fanout
     if store.job_done(job.fanout_id, job.job_id):
         metrics.add_metric(name="Fanout.DuplicateJob", unit="Count", value=1)
         return "duplicate"
@@ -192,7 +190,7 @@ def run_job(services: Services, job: FanoutJob, queue: FanoutQueue | None = None
     else:
         source = Source.room(job.room_id) if job.room_id is not None else Source.shard(job.shard or 0)
         if job.plan:
-            threshold = _threshold()
+            threshold = _threshold(services)
             targets, last, more = store.read_range(source, job.after, job.through, threshold)
             if more:
                 children = [
@@ -201,7 +199,7 @@ def run_job(services: Services, job: FanoutJob, queue: FanoutQueue | None = None
                     )
                     for i, r in enumerate(store.cut_ranges(source, last, threshold), start=1)
                 ]
-                if children and enqueue(queue or FanoutQueue(), children):
+                if children and enqueue(services.fanout_queue, children):
                     # SQS redelivers this job; its posts repeat, clients drop the repeats.
                     raise RuntimeError("fan-out jobs not queued")
         else:
@@ -238,7 +236,7 @@ def run_job(services: Services, job: FanoutJob, queue: FanoutQueue | None = None
 # ------------------------------------------------------------------ broadcasts
 
 
-def create_broadcast(services: Services, request: BroadcastRequest, queue: FanoutQueue | None = None) -> BroadcastView:
+def create_broadcast(services: Services, request: BroadcastRequest) -> BroadcastView:
     """Store the notification frame and queue its first jobs; the jobs do the rest."""
     created = now_ms()
     broadcast_id = new_id(created)
@@ -279,9 +277,9 @@ def create_broadcast(services: Services, request: BroadcastRequest, queue: Fanou
         "jobs_done": 0,
         "jobs_total": len(jobs),
     }
-    store = fanout_store(services)
+    store = services.fanout
     store.put_broadcast(record, frame, created // 1000)
-    queue = queue or FanoutQueue()
+    queue = services.fanout_queue
     if not queue.queue_url:
         raise RuntimeError("FANOUT_QUEUE_URL is not configured")
     unqueued = enqueue(queue, jobs)
@@ -293,7 +291,7 @@ def create_broadcast(services: Services, request: BroadcastRequest, queue: Fanou
 
 
 def get_broadcast(services: Services, broadcast_id: str) -> BroadcastView:
-    record = fanout_store(services).get_broadcast(broadcast_id) if len(broadcast_id) <= 64 else None
+    record = services.fanout.get_broadcast(broadcast_id) if len(broadcast_id) <= 64 else None
     if record is None:
         raise NotFound("no such broadcast")
     return BroadcastView(

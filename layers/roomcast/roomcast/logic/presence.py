@@ -10,6 +10,7 @@ from roomcast.dal.fanout import Target
 from roomcast.gateway import FanoutResult
 from roomcast.ids import iso, now_ms
 from roomcast.logic import fanout
+from roomcast.logic.calls import end_calls_for_member
 from roomcast.logic.context import Services
 from roomcast.models.frames import Member, MemberEventFrame
 from roomcast.models.records import MemberRecord
@@ -101,8 +102,6 @@ def end_membership(
 
 def _end_calls(services: Services, member: MemberRecord, reason: str) -> None:
     """A member who leaves (or whose connection is over) ends the call it holds in the room."""
-    from roomcast.logic.signaling import end_calls_for_member  # signaling imports presence
-
     try:
         end_calls_for_member(services, member, reason)
     except Exception:

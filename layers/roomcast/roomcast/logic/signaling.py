@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from roomcast.dal.calls import CallStore, LockTaken, schedule_ring_timeout
+from roomcast.dal.calls import CallStore, LockTaken
 from roomcast.errors import (
     CallNotFound,
     InvalidCallState,
@@ -33,40 +33,30 @@ from roomcast.errors import (
     RateLimited,
     RoomClosed,
 )
-from roomcast.ids import id_time_ms, iso, new_id, now_ms
+from roomcast.ids import id_time_ms, new_id, now_ms
+from roomcast.logic.calls import finish_call, relay_frame
 from roomcast.logic.context import Caller, Services
-from roomcast.models.records import MemberRecord
+from roomcast.logic.presence import drop_connection
 from roomcast.models.signaling import (
     ACTIVE_STATUSES,
     CallFailedFrame,
     CallState,
-    CallView,
-    Peer,
     SignalAckFrame,
     SignalFrame,
-    SignalRelayFrame,
 )
 from roomcast.observability import logger, metrics
-from roomcast.settings import Settings, get_settings
+from roomcast.settings import Settings
 
 # A client-proposed call id must be about "now", so call records keep sorting by time.
 MAX_PROPOSED_ID_SKEW_MS = 5 * 60 * 1000
-# Membership end reasons (logic/presence.py) as the reason a call ended.
-_END_REASONS = {"disconnect": "disconnected", "gone": "disconnected", "leave": "left"}
-
-
-def calls_of(services: Services) -> CallStore:
-    return CallStore(services.store.table, services.store.client)
-
-
 # ---------------------------------------------------------------- entry points
 
 
 def handle_signal(services: Services, caller: Caller, frame: SignalFrame) -> Any:
     """One `signal` frame: check limits, then invite or move/relay an existing call."""
-    settings = get_settings()
+    settings = services.settings
     _check_sizes(frame, settings)
-    calls = calls_of(services)
+    calls = services.calls
     _take_rate_token(calls, caller, settings)
     if frame.type == "call-invite":
         return _invite(services, calls, caller, frame, settings)
@@ -97,88 +87,19 @@ def expire_invite(services: Services, room_id: str, call_id: str) -> str:
     Returns what happened: "missed", "not-invited" (answered, ended or unknown) or
     "rescheduled" (the message came early, e.g. the timeout was raised meanwhile).
     """
-    settings = get_settings()
-    calls = calls_of(services)
+    settings = services.settings
+    calls = services.calls
     call = calls.get_call(room_id, call_id)
     if call is None or call.status != "invited":
         return "not-invited"
     remaining_ms = call.invited_at + settings.call_ring_timeout_seconds * 1000 - now_ms()
-    if remaining_ms > 1000 and settings.call_timer_queue_url:
-        schedule_ring_timeout(
-            settings.call_timer_queue_url, room_id, call_id, -(-remaining_ms // 1000)
-        )
+    if remaining_ms > 1000 and services.timers.enabled:
+        services.timers.schedule(room_id, call_id, -(-remaining_ms // 1000))
         return "rescheduled"
-    missed = _finish(
+    missed = finish_call(
         services, calls, call, "missed", ended_by=None, reason="no-answer", notify="both"
     )
     return "missed" if missed is not None else "not-invited"
-
-
-def end_calls_for_member(services: Services, member: MemberRecord, reason: str) -> bool:
-    """A membership ended (leave, disconnect, 410 Gone): end the user's call in that room.
-
-    The call ends when the departing connection is the one the call is pinned to, or,
-    while it still rings, when the callee has no other connection left in the room.
-    The peer gets a call-hangup relay with the reason (e.g. "disconnected").
-    """
-    calls = calls_of(services)
-    lock = calls.get_lock(member.user_id)
-    if not lock or lock.get("room_id") != member.room_id:
-        return False
-    call_id = str(lock["call_id"])
-    # Two rounds: a transition that lands between the read and the write (an accept
-    # racing the caller's disconnect) is re-judged on the fresh record.
-    for _attempt in range(2):
-        call = calls.get_call(member.room_id, call_id)
-        if call is None or call.status not in ACTIVE_STATUSES:
-            calls.release_lock(member.user_id, call_id)
-            return False
-        if member.user_id == call.caller:
-            pinned = call.caller_connection == member.connection_id
-        elif call.status == "accepted":
-            pinned = call.callee_connection == member.connection_id
-        else:
-            # Still ringing: another tab of the callee may yet answer.
-            pinned = not calls.member_connections(member.room_id, member.user_id)
-        if not pinned:
-            return False
-        ended = _finish(
-            services,
-            calls,
-            call,
-            "ended",
-            ended_by=member.user_id,
-            reason=_END_REASONS.get(reason, reason),
-            notify="peer",
-            actor=member.user_id,
-        )
-        if ended is not None:
-            return True
-    return False
-
-
-def call_view(call: CallState) -> CallView:
-    return CallView(
-        call_id=call.call_id,
-        caller=call.caller,
-        callee=call.callee,
-        caller_name=call.caller_name,
-        callee_name=call.callee_name,
-        media=call.media,
-        status=call.status,
-        invited_at=iso(call.invited_at),
-        started_at=iso(call.started_at) if call.started_at else None,
-        ended_at=iso(call.ended_at) if call.ended_at else None,
-        duration_ms=call.duration_ms,
-        duration_seconds=call.duration_ms / 1000 if call.duration_ms is not None else None,
-        ended_by=call.ended_by,
-        reason=call.reason,
-    )
-
-
-def recent_call_views(calls: CallStore, room_id: str, limit: int = 100) -> list[CallView]:
-    """The room's latest calls for the admin view (the webhook carries all of them)."""
-    return [call_view(c) for c in calls.recent_calls(room_id, limit)]
 
 
 # ---------------------------------------------------------------- limits
@@ -265,11 +186,11 @@ def _invite(
     else:
         return _failed(calls, frame, call, "busy", now)
 
-    relay = _relay_frame(call, "call-invite", sender=me, media=call.media)
+    relay = relay_frame(call, "call-invite", sender=me, media=call.media)
     result = services.gateway.broadcast(list(targets), relay)
     if result.delivered == 0:
         # Every tab of the callee vanished between the lookup and the post.
-        _finish(services, calls, call, "failed", ended_by=None, reason="user-offline", notify="none")
+        finish_call(services, calls, call, "failed", ended_by=None, reason="user-offline", notify="none")
         _clean_gone(services, result.gone)
         metrics.add_metric(name="CallFailed.user-offline", unit="Count", value=1)
         return CallFailedFrame(
@@ -280,11 +201,9 @@ def _invite(
             reason="user-offline",
         )
     _clean_gone(services, result.gone)
-    if settings.call_timer_queue_url:
+    if services.timers.enabled:
         try:
-            schedule_ring_timeout(
-                settings.call_timer_queue_url, frame.room_id, call_id, settings.call_ring_timeout_seconds
-            )
+            services.timers.schedule(frame.room_id, call_id, settings.call_ring_timeout_seconds)
         except Exception:
             # The lazy check still turns the invite into missed when it is next touched.
             logger.exception("ring timer not scheduled", extra={"call_id": call_id})
@@ -330,7 +249,7 @@ def _accept(
     )
     if accepted is None:
         raise _lost_race(calls, call)
-    relay = _relay_frame(accepted, "call-accept", sender=me)
+    relay = relay_frame(accepted, "call-accept", sender=me)
     result = services.gateway.broadcast([accepted.caller_connection or ""], relay)
     # The callee's other tabs stop ringing.
     others = [
@@ -338,7 +257,7 @@ def _accept(
     ]
     if others:
         services.gateway.broadcast(
-            others, _relay_frame(accepted, "call-hangup", sender=call.caller, reason="answered-elsewhere")
+            others, relay_frame(accepted, "call-hangup", sender=call.caller, reason="answered-elsewhere")
         )
     _clean_gone(services, result.gone)
     metrics.add_metric(name="CallAccepted", unit="Count", value=1)
@@ -354,7 +273,7 @@ def _reject(
     if call.status != "invited":
         raise InvalidCallState(f"the call is already {call.status}; hang up instead")
     services.store.require_member(call.room_id, caller.connection_id)
-    rejected = _finish(
+    rejected = finish_call(
         services,
         calls,
         call,
@@ -383,7 +302,7 @@ def _hangup(
             to_status, reason = ("ended", "cancelled") if me == call.caller else ("rejected", "rejected")
         else:
             to_status, reason = "ended", "hangup"
-        ended = _finish(
+        ended = finish_call(
             services,
             calls,
             call,
@@ -411,93 +330,13 @@ def _relay_media(
         raise InvalidCallState(f"{frame.type} before the call is accepted")
     _require_pinned(caller, call)
     target = call.callee_connection if me == call.caller else call.caller_connection
-    relay = _relay_frame(call, frame.type, sender=me, sdp=frame.sdp, candidate=frame.candidate)
+    relay = relay_frame(call, frame.type, sender=me, sdp=frame.sdp, candidate=frame.candidate)
     result = services.gateway.broadcast([target or ""], relay)
     _clean_gone(services, result.gone)
     return _ack(frame, call, result.delivered)
 
 
 # ---------------------------------------------------------------- helpers
-
-
-class _Finished(CallState):
-    delivered: int = 0
-
-
-def _finish(
-    services: Services,
-    calls: CallStore,
-    call: CallState,
-    to_status: str,
-    ended_by: str | None,
-    reason: str,
-    notify: str,
-    actor: str | None = None,
-    signal: str = "call-hangup",
-) -> _Finished | None:
-    """End a call (one conditional write), release both locks, tell who must know.
-
-    notify: "peer" (the participant who is not `actor`), "both" or "none".
-    Returns None when the call was no longer active (another transition won).
-    """
-    now = now_ms()
-    duration = now - call.started_at if call.started_at and call.status == "accepted" else 0
-    done = calls.transition(
-        call,
-        [call.status],
-        to_status,
-        ended_at=now,
-        duration_ms=max(0, duration),
-        ended_by=ended_by,
-        reason=reason,
-    )
-    if done is None:
-        return None
-    calls.release_lock(done.caller, done.call_id)
-    calls.release_lock(done.callee, done.call_id)
-    metrics.add_metric(name=f"CallFinished.{to_status}", unit="Count", value=1)
-    delivered = 0
-    users = {"peer": [u for u in (done.caller, done.callee) if u != actor], "both": [done.caller, done.callee]}
-    for user_id in users.get(notify, []):
-        sender = done.callee if user_id == done.caller else done.caller
-        frame = _relay_frame(done, signal, sender=sender, reason=reason)  # type: ignore[arg-type]
-        # Gone connections found here are left to TTL and the next fan-out: no recursion.
-        delivered += services.gateway.broadcast(_connections_of(calls, done, user_id), frame).delivered
-    return _Finished(**done.model_dump(), delivered=delivered)
-
-
-def _connections_of(calls: CallStore, call: CallState, user_id: str) -> list[str]:
-    """Where a participant hears about the call: its pinned tab, else every tab in the room."""
-    pinned = call.caller_connection if user_id == call.caller else call.callee_connection
-    if pinned:
-        return [pinned]
-    return list(calls.member_connections(call.room_id, user_id))
-
-
-def _relay_frame(
-    call: CallState,
-    signal: str,
-    sender: str,
-    media: str | None = None,
-    sdp: dict[str, Any] | None = None,
-    candidate: dict[str, Any] | None = None,
-    reason: str | None = None,
-) -> dict[str, Any]:
-    name = call.caller_name if sender == call.caller else call.callee_name
-    # Validated from a dict: the wire name `from` is a Python keyword.
-    return SignalRelayFrame.model_validate(
-        {
-            "signal": signal,
-            "room_id": call.room_id,
-            "call_id": call.call_id,
-            "from": Peer(user_id=sender, name=name or sender),
-            "status": call.status,
-            "media": media,
-            "sdp": sdp,
-            "candidate": candidate,
-            "reason": reason,
-        }
-    ).dump()
 
 
 def _ack(frame: SignalFrame, call: CallState, delivered: int) -> SignalAckFrame:
@@ -532,7 +371,7 @@ def _expire_if_overdue(
         return call
     if now_ms() - call.invited_at < settings.call_ring_timeout_seconds * 1000:
         return call
-    missed = _finish(services, calls, call, "missed", ended_by=None, reason="no-answer", notify="both")
+    missed = finish_call(services, calls, call, "missed", ended_by=None, reason="no-answer", notify="both")
     if missed is not None:
         return missed
     return calls.get_call(call.room_id, call.call_id) or call
@@ -553,7 +392,7 @@ def _free_stale_lock(services: Services, calls: CallStore, user_id: str, setting
     # call, or a 410 removed it) must not keep either user busy.
     for holder, connection_id in ((call.caller, call.caller_connection), (call.callee, call.callee_connection)):
         if connection_id and services.store.get_connection(connection_id) is None:
-            ended = _finish(
+            ended = finish_call(
                 services, calls, call, "ended", ended_by=holder, reason="disconnected",
                 notify="peer", actor=holder,
             )
@@ -565,7 +404,5 @@ def _clean_gone(services: Services, gone: list[str]) -> None:
     """A 410 during a relay: that connection is over (which also ends its calls)."""
     if not gone:
         return
-    from roomcast.logic.presence import drop_connection
-
     for connection_id in gone:
         drop_connection(services, connection_id, reason="gone", announce=True)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from roomcast.dal.deliveries import DeliveryStore
-from roomcast.dal.store import RoomStore
 from roomcast.errors import Conflict
 from roomcast.ids import iso, now_ms
+from roomcast.logic.context import Services
 from roomcast.models.webhooks import (
     AttemptRecord,
     AttemptView,
@@ -15,7 +14,6 @@ from roomcast.models.webhooks import (
     DeliveryView,
     ReplayResponse,
 )
-from roomcast.queue import JobsQueue
 
 
 def _attempt_view(a: AttemptRecord) -> AttemptView:
@@ -58,19 +56,19 @@ def delivery_view(record: DeliveryRecord, attempts: list[AttemptRecord]) -> Deli
     )
 
 
-def list_deliveries(store: RoomStore, room_id: str) -> DeliveryList:
-    store.require_room(room_id)
-    rows = DeliveryStore(store.table, store.client).for_room(room_id)
+def list_deliveries(services: Services, room_id: str) -> DeliveryList:
+    services.store.require_room(room_id)
+    rows = services.deliveries.for_room(room_id)
     return DeliveryList(room_id=room_id, deliveries=[delivery_view(r, a) for r, a in rows])
 
 
-def replay(store: RoomStore, room_id: str, delivery_id: str, queue: JobsQueue | None = None) -> ReplayResponse:
+def replay(services: Services, room_id: str, delivery_id: str) -> ReplayResponse:
     """Send every part again with the same webhook-ids (a new run; older jobs stop)."""
-    room = store.require_room(room_id)
+    room = services.store.require_room(room_id)
     if room.state != "closed":
         raise Conflict("only a closed room's delivery can be replayed")
-    deliveries = DeliveryStore(store.table, store.client)
+    deliveries = services.deliveries
     deliveries.require(room_id, delivery_id)
     run = deliveries.start_run(room_id, delivery_id, now_ms())
-    (queue or JobsQueue()).send(DeliveryJob(room_id=room_id, delivery_id=delivery_id, replay=True, run=run))
+    services.jobs.send(DeliveryJob(room_id=room_id, delivery_id=delivery_id, replay=True, run=run))
     return ReplayResponse(room_id=room_id, delivery_id=delivery_id, run=run, status="pending")

@@ -62,6 +62,19 @@ class MintTokenRequest(StrictModel):
     ttl_seconds: int | None = Field(default=None, ge=60, le=7 * 24 * 3600)
 
 
+class HealthView(OutModel):
+    status: Literal["ok"]
+
+
+class ErrorBody(OutModel):
+    """Every refusal's body (roomcast/errors.py maps each domain error to its code)."""
+
+    type: Literal["error"]
+    code: str
+    message: str
+    request_id: str | None = None
+
+
 class TokenResponse(OutModel):
     token: str
     expires_at: int

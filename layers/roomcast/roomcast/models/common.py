@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
@@ -56,3 +56,19 @@ def storable_problem(value: object, max_depth: int, depth: int = 1) -> str | Non
     elif isinstance(value, float) and value != 0 and not 1e-130 <= abs(value) < 1e125:
         return "numbers must be finite and within 1e-130..1e125"
     return None
+
+
+def actions_of(frames: Any) -> frozenset[str]:
+    """The `action` values of a frame type or a (possibly Annotated) union of them.
+
+    The union is the one owner of the action names: route keys (template.yaml), the
+    dispatch tables of the handlers and the `unknown_action` message all come from it.
+    """
+    if get_origin(frames) is Annotated:
+        frames = get_args(frames)[0]
+    members = get_args(frames) or (frames,)
+    names: set[str] = set()
+    for frame in members:
+        names.update(get_args(frame.model_fields["action"].annotation))
+    return frozenset(names)
+

@@ -12,6 +12,7 @@ from roomcast.models.common import (
     RoomId,
     StrictModel,
     UserId,
+    actions_of,
 )
 
 # ---------------------------------------------------------------- client -> server
@@ -70,7 +71,7 @@ ChatFrame = Annotated[
     Field(discriminator="action"),
 ]
 CHAT_FRAME_ADAPTER: TypeAdapter[Any] = TypeAdapter(ChatFrame)
-CHAT_ACTIONS = frozenset({"join", "leave", "send", "history", "typing", "ping", "close"})
+CHAT_ACTIONS = actions_of(ChatFrame)
 
 # ---------------------------------------------------------------- server -> client
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, TypeAdapter, model_validator
 
-from roomcast.models.common import OutModel, RoomId, StrictModel, UserId
+from roomcast.models.common import OutModel, RoomId, StrictModel, UserId, actions_of
 from roomcast.models.frames import ClientFrame
 from roomcast.models.records import CallRecord
 
@@ -75,7 +75,7 @@ class SignalFrame(ClientFrame):
 
 
 SIGNAL_FRAME_ADAPTER: TypeAdapter[Any] = TypeAdapter(SignalFrame)
-SIGNAL_ACTIONS = frozenset({"signal"})
+SIGNAL_ACTIONS = actions_of(SignalFrame)
 
 
 class CallTimerJob(StrictModel):
