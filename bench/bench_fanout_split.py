@@ -1,7 +1,7 @@
 """A room's fan-out in one invocation vs. split into range jobs, with injected latency.
 
 Drives the real code: `roomcast.logic.fanout.to_room` (the send path: first range
-inline, the rest cut into range jobs) and `roomcast.logic.fanout.run_job` (the
+inline, the rest cut into range jobs) and `roomcast.logic.range_jobs.run_job` (the
 FanoutFunction's work per job), with `roomcast.gateway.Gateway` (K workers) posting to
 a stub management client whose every PostToConnection sleeps L. Each queued job runs in
 its own thread with its own Gateway, as concurrent Lambda invocations would; the queue
@@ -102,7 +102,7 @@ def measure(
 ) -> tuple[float, float, int]:
     """(one invocation seconds, split seconds, posts of the split) for a room of n."""
     from roomcast.gateway import Gateway
-    from roomcast.logic import fanout
+    from roomcast.logic import fanout, range_jobs
     from roomcast.logic.context import Services
     from roomcast.models.fanout import FanoutJob
 
@@ -146,7 +146,7 @@ def measure(
     def run(body: str) -> tuple[str, int]:
         time.sleep(pickup)
         before = client.posts
-        outcome = fanout.run_job(invocation(), FanoutJob.model_validate_json(body))
+        outcome = range_jobs.run_job(invocation(), FanoutJob.model_validate_json(body))
         return outcome, client.posts - before
 
     _job_runner = run

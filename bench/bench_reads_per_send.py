@@ -139,6 +139,7 @@ def run(
     totals: list[int], room_size: int, sends: int
 ) -> list[tuple[int, float, float, float, int, int]]:
     from roomcast.dal.dynamo import dynamodb_client
+    from roomcast.dal.fanout import FanoutStore
     from roomcast.dal.store import RoomStore
     from roomcast.gateway import Gateway
     from roomcast.logic import chat
@@ -161,7 +162,11 @@ def run(
         counting = CountingDynamoDB(raw)
         stub = StubManagementApi()
         services = dataclasses.replace(
-            wired(), store=RoomStore(table, client=counting), gateway=Gateway(None, client=stub)
+            wired(),
+            # Both readers of the room count: the store, and the fan-out's range reads.
+            store=RoomStore(table, client=counting),
+            fanout=FanoutStore(table, counting),
+            gateway=Gateway(None, client=stub),
         )
         room_id = room_id_of(0)
         sender = Caller(

@@ -24,7 +24,7 @@ from roomcast.errors import (
     error_body,
     http_status,
 )
-from roomcast.logic import closing, fanout, rooms, webhook_admin
+from roomcast.logic import closing, range_jobs, rooms, webhook_admin
 from roomcast.models.admin import (
     CreateRoomRequest,
     ErrorBody,
@@ -209,7 +209,7 @@ def replay_delivery(
     tags=["broadcasts"],
 )
 def create_broadcast(request: Annotated[BroadcastRequest, Body(embed=False)]):
-    return _json(202, fanout.create_broadcast(services(), request).dump())
+    return _json(202, range_jobs.create_broadcast(services(), request).dump())
 
 
 @app.get(
@@ -222,7 +222,7 @@ def get_broadcast(
     # No max_length: an id that cannot exist is not_found (404), as any unknown id.
     broadcast_id: Annotated[str, Path(description="the broadcast's id")],
 ):
-    return fanout.get_broadcast(services(), broadcast_id).dump()
+    return range_jobs.get_broadcast(services(), broadcast_id).dump()
 
 
 @app.post(

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from roomcast.logic import fanout
+from roomcast.logic import range_jobs
 from roomcast.models.fanout import FanoutJob
 from roomcast.observability import logger, metrics
 from roomcast.settings import FanoutSettings, configure
@@ -31,7 +31,7 @@ def record_handler(record: SQSRecord) -> str:
     job = FanoutJob.model_validate_json(record.body)
     logger.append_keys(fanout_id=job.fanout_id, job_id=job.job_id)
     # No WebSocket request context here: the management endpoint comes from the environment.
-    return fanout.run_job(services(), job)
+    return range_jobs.run_job(services(), job)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from roomcast_local import apidocs
 from roomcast_local.template import HttpRoute
 from roomcast_local.wsgateway import Gone, TooLarge, WebSocketGateway
 
@@ -191,6 +192,8 @@ class LocalHttpServer:
         self.gateway = gateway
         self.stage = stage
         self.static_root = static_root.resolve()
+        # Swagger UI at /api/docs serves the repository's generated admin API document.
+        self.openapi_file = self.static_root.parent / "docs" / "openapi.json"
         self.config = config
         self.log = log
         handler = self._handler_class()
@@ -256,6 +259,8 @@ class LocalHttpServer:
                 try:
                     if connections:
                         self._connections(unquote(connections.group(1)))
+                    elif apidocs.is_docs_path(path) and self.command in ("GET", "HEAD"):
+                        self._send(*apidocs.answer(path, outer.openapi_file, API_PREFIX))
                     elif path == API_PREFIX or path.startswith(API_PREFIX + "/"):
                         self._http_api(path[len(API_PREFIX):] or "/", split.query)
                     elif self.command in ("GET", "HEAD"):

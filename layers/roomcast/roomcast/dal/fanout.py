@@ -16,6 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from roomcast.aws_errors import cancellation_codes, is_conditional_failure
 from roomcast.dal import keys
 from roomcast.dal import store as store_module
 from roomcast.dal.dynamo import from_item, key, query_pages, to_item, values
@@ -182,8 +183,8 @@ class FanoutStore:
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
-            reasons = exc.response.get("CancellationReasons") or []
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+            codes = cancellation_codes(exc)
+            if codes and codes[0] == "ConditionalCheckFailed":
                 return False
             raise
         return True
@@ -232,7 +233,7 @@ class FanoutStore:
                 ExpressionAttributeValues=values(completed="completed", running="running", now=now_ms),
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if is_conditional_failure(exc):
                 return False
             raise
         return True
