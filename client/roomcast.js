@@ -30,7 +30,7 @@ const DEFAULTS = Object.freeze({
   reconnect: Object.freeze({ minDelayMs: 500, maxDelayMs: 30_000, maxAttempts: Infinity }),
 });
 
-// Frame types the server may use for WebRTC signaling (DESIGN §2); anything "call-*" too.
+// Frame types the server may use for WebRTC signaling (docs/signaling.md); anything "call-*" too.
 const SIGNAL_TYPES = new Set(["signal", "offer", "answer", "ice-candidate"]);
 // Ids of messages already emitted, per room, to drop duplicates (live vs. catch-up overlap).
 const SEEN_IDS_PER_ROOM = 2_000;

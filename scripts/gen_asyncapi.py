@@ -546,17 +546,17 @@ def build() -> dict[str, Any]:
                 },
             },
             # Which part of roomcast a frame belongs to: the room-close and signaling frames
-            # were added by their own issues (DESIGN §5 and §2 `signal`).
+            # were added by their own issues (docs/webhooks.md and docs/signaling.md).
             "tags": {
                 "chat": {"name": "chat", "description": "Rooms, presence, messages, history."},
                 "room-close": {
                     "name": "room-close",
-                    "description": "Closing a room (DESIGN §5): the WebSocket close action and "
+                    "description": "Closing a room (docs/webhooks.md): the WebSocket close action and "
                     "room.closed; the room's record then goes to its signed webhook.",
                 },
                 "signaling": {
                     "name": "signaling",
-                    "description": "WebRTC call signaling (DESIGN §2 `signal`): relayed to the "
+                    "description": "WebRTC call signaling (docs/signaling.md): relayed to the "
                     "peer in the same room, call records persisted.",
                 },
             },

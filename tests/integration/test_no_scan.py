@@ -1,4 +1,4 @@
-"""No Scan in any code path that serves a client frame or an admin request (DESIGN §3).
+"""No Scan in any code path that serves a client frame or an admin request (docs/architecture.md, "Data model").
 
 Two checks: statically, the deployed code (layer + functions) never names a Scan; at
 runtime, a DynamoDB client on which any Scan raises serves the whole flow.

@@ -1,13 +1,14 @@
-"""One Logger, one Metrics, and a Tracer only when tracing is enabled.
+"""One Logger and one Metrics for every function.
 
-The X-Ray SDK costs tens of milliseconds to import, so it is loaded only when
-POWERTOOLS_TRACE_DISABLED is not true: cold start is a feature.
+No Tracer: X-Ray is not wired (the template sets no `Tracing`, and the layer does not
+ship the X-Ray SDK, which would cost tens of milliseconds of every cold start). The
+template keeps POWERTOOLS_TRACE_DISABLED=true so Powertools never looks for it
+(docs/architecture.md, "Observability").
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -17,21 +18,4 @@ SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "roomcast")
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "roomcast"), service=SERVICE)
 
-__all__ = ["MetricUnit", "logger", "metrics", "tracer", "tracing_enabled"]
-
-
-def tracing_enabled() -> bool:
-    return os.environ.get("POWERTOOLS_TRACE_DISABLED", "true").lower() not in ("1", "true", "yes")
-
-
-_tracer: Any = None
-
-
-def tracer() -> Any:
-    """The Powertools Tracer, created on first use, or None when tracing is off."""
-    global _tracer
-    if _tracer is None and tracing_enabled():
-        from aws_lambda_powertools import Tracer
-
-        _tracer = Tracer(service=SERVICE)
-    return _tracer
+__all__ = ["MetricUnit", "logger", "metrics"]

@@ -1,6 +1,6 @@
 """RoomStore: every read and write roomcast makes to its single table.
 
-Rules kept here (DESIGN §3): broadcasts read members with a Query, never a Scan;
+Rules kept here (docs/architecture.md, "Data model"): broadcasts read members with a Query, never a Scan;
 stats change with ADD or conditional updates, never read-modify-write; a message is
 acknowledged only after its transaction commits; a close is a conditional state change.
 """
