@@ -102,7 +102,7 @@ def test_sam_build_produces_every_function_and_the_layer(build_dir: Path) -> Non
 
 
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
-def test_built_handler_imports_with_built_layer(build_dir: Path, logical_id: str) -> None:
+def test_built_handler_imports_with_built_layer(build_dir: Path, logical_id: str, stack) -> None:
     module, attribute = _handler_module(logical_id, FUNCTIONS[logical_id])
     layer_paths = [str(build_dir / name / "python") for name in sorted(LAYERS)]
     env = {
@@ -112,6 +112,8 @@ def test_built_handler_imports_with_built_layer(build_dir: Path, logical_id: str
         "AWS_REGION": "us-east-1",
         "PYTHONNOUSERSITE": "1",
         "POWERTOOLS_TRACE_DISABLED": "true",
+        # A handler validates its settings at import: the environment the template gives it.
+        **stack.function_environment(logical_id),
     }
     # The venv's interpreter stands in for the Lambda runtime (which brings boto3); the layer
     # comes first on PYTHONPATH, and the probe checks roomcast and the handler were loaded from
