@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from roomcast import auth
+from roomcast import auth, wiring
 from roomcast.errors import RoomcastError
 from roomcast.ids import now_ms
 from roomcast.models.records import Connection
 from roomcast.observability import logger
-from roomcast.settings import ConnectSettings, configure
-from roomcast.wiring import services
+from roomcast.settings import ConnectSettings, configure, get_settings
 from roomcast.ws import caller_from_event
 
 configure(ConnectSettings)
@@ -23,8 +22,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except RoomcastError:
         return {"statusCode": 401}
     connected_at = now_ms()
-    wired = services()
-    wired.store.put_connection(
+    wiring.store().put_connection(
         Connection(
             connection_id=caller.connection_id,
             user_id=caller.identity.user_id,
@@ -32,7 +30,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             admin=caller.identity.admin,
             rooms=caller.identity.rooms,
             connected_at=connected_at,
-            expires_at=connected_at // 1000 + wired.settings.connection_ttl_seconds,
+            expires_at=connected_at // 1000 + get_settings().connection_ttl_seconds,
         )
     )
     logger.info("connected", extra={"connection_id": caller.connection_id, "user_id": caller.identity.user_id})

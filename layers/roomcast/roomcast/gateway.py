@@ -85,7 +85,14 @@ class Gateway:
         self.workers = workers or settings.fanout_workers
         self.retries = settings.fanout_retries if retries is None else retries
         self.backoff_seconds = backoff_seconds
-        self.client = client or _client(endpoint_url, self.workers)
+        self.endpoint_url = endpoint_url
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        # Created on first use (cached per endpoint): a function that never fans out
+        # ($connect) does not pay for the management API client.
+        return self._client or _client(self.endpoint_url, self.workers)
 
     def post(self, connection_id: str, data: bytes) -> PostOutcome:
         for attempt in range(self.retries + 1):

@@ -64,7 +64,12 @@ class JobsQueue:
 
     def __init__(self, queue_url: str, client: Any | None = None) -> None:
         self.queue_url = queue_url
-        self.client = client or sqs_client()
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        # Created on first use: a function that never sends does not pay for the client.
+        return self._client or sqs_client()
 
     def send(self, job: DeliveryJob) -> str:
         if not self.queue_url:
@@ -124,7 +129,12 @@ class RingTimer:
 
     def __init__(self, queue_url: str, client: Any | None = None) -> None:
         self.queue_url = queue_url
-        self.client = client or sqs_client()
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        # Created on first use: a function that never sends does not pay for the client.
+        return self._client or sqs_client()
 
     @property
     def enabled(self) -> bool:

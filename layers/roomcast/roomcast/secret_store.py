@@ -6,22 +6,32 @@ SECRET_MAX_AGE seconds); values are never logged (docs/operations.md).
 
 from __future__ import annotations
 
-from roomcast import auth
-from roomcast.webhooks import secrets as webhook_secrets
+# Imported on use: most functions never touch a secret, and the JWT and webhook modules
+# are not free to import (cold start).
 
 
 class SecretStore:
     def jwt_secret(self) -> str:
+        from roomcast import auth
+
         return auth.jwt_secret()
 
     def admin_api_key(self) -> str:
+        from roomcast import auth
+
         return auth.admin_api_key()
 
     def room_secret_name(self, room_id: str) -> str:
-        return webhook_secrets.room_secret_name(room_id)
+        from roomcast.webhooks import secrets
+
+        return secrets.room_secret_name(room_id)
 
     def store_room_secret(self, room_id: str, secret: str) -> str:
-        return webhook_secrets.store_room_secret(room_id, secret)
+        from roomcast.webhooks import secrets
+
+        return secrets.store_room_secret(room_id, secret)
 
     def webhook_secrets(self, secret_id: str) -> list[str]:
-        return webhook_secrets.load_secrets(secret_id)
+        from roomcast.webhooks import secrets
+
+        return secrets.load_secrets(secret_id)

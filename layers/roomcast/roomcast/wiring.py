@@ -9,22 +9,32 @@ environment would be: tests call it between cases (docs/architecture.md, "Wiring
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from roomcast.dal.calls import CallStore
-from roomcast.dal.deliveries import DeliveryStore
-from roomcast.dal.fanout import FanoutStore
-from roomcast.dal.store import get_store
-from roomcast.gateway import Gateway, management_endpoint
-from roomcast.logic.context import Services
-from roomcast.queue import FanoutQueue, JobsQueue, RingTimer
-from roomcast.secret_store import SecretStore
+from roomcast.dal.store import RoomStore, get_store
 from roomcast.settings import get_settings
+
+if TYPE_CHECKING:
+    from roomcast.logic.context import Services
+
+
+def store() -> RoomStore:
+    """Only the table: for $connect, which writes one item and must stay light at cold start."""
+    return get_store()
 
 
 def services(endpoint: str | None = None) -> Services:
     """Services for this invocation; `endpoint` is the @connections URL (None: from the
     environment, for functions without a WebSocket request context)."""
+    # Imported here, not above: $connect imports this module for store() alone.
+    from roomcast.dal.calls import CallStore
+    from roomcast.dal.deliveries import DeliveryStore
+    from roomcast.dal.fanout import FanoutStore
+    from roomcast.gateway import Gateway, management_endpoint
+    from roomcast.logic.context import Services
+    from roomcast.queue import FanoutQueue, JobsQueue, RingTimer
+    from roomcast.secret_store import SecretStore
+
     settings = get_settings()
     store = get_store()
     return Services(
@@ -43,6 +53,8 @@ def services(endpoint: str | None = None) -> Services:
 
 def services_for(event: dict[str, Any]) -> Services:
     """Services for a WebSocket invocation: fan-out goes back through the API that called."""
+    from roomcast.gateway import management_endpoint
+
     context = event.get("requestContext") or {}
     return services(management_endpoint(context.get("apiId"), context.get("stage")))
 
