@@ -171,6 +171,8 @@ export interface ErrorFrame {
   code: ErrorCode;
   message: string;
   request_id?: string;
+  /** rate_limited only: milliseconds until the same frame would be accepted. */
+  retry_after_ms?: number;
 }
 
 /** WebRTC signaling frames ("signal", "call-*", "offer", "answer", "ice-candidate"). */

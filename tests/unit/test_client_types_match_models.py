@@ -31,6 +31,8 @@ PAIRS: dict[str, type[BaseModel]] = {
     "PongFrame": frames.PongFrame,
     "RoomClosedFrame": frames.RoomClosedFrame,
     "ErrorFrame": frames.ErrorFrame,
+    "Notification": frames.Notification,
+    "NotificationFrame": frames.NotificationFrame,
 }
 # Set by the client on frames it hands to the app, never sent by the server.
 CLIENT_ONLY = {

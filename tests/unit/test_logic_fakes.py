@@ -32,7 +32,9 @@ class Recorder:
 
 
 def fake_services(**parts: Any) -> Services:
-    base = {name: Recorder() for name in ("store", "calls", "deliveries", "gateway", "jobs", "timers", "secrets")}
+    base = {name: Recorder() for name in (
+        "store", "calls", "deliveries", "fanout", "fanout_queue", "gateway", "jobs", "timers", "secrets"
+    )}
     base["settings"] = Settings(TABLE_NAME="t", WEBHOOK_ALLOW_LOOPBACK="true", WEBHOOK_SECRET_PREFIX="p/")
     return Services(**{**base, **parts})  # type: ignore[arg-type]
 
@@ -91,3 +93,27 @@ def test_a_given_secret_is_stored_and_never_echoed() -> None:
     room, generated = rooms.create_room_with_secret(services, request)
     assert generated is None and room.callback_url == "https://127.0.0.1/hook"
     assert ("store_room_secret", ("own", secret)) in secrets.calls
+
+
+def test_a_message_above_the_threshold_queues_its_ranges_on_the_wired_fanout_queue() -> None:
+    from roomcast.dal.fanout import KeyRange, Target
+    from roomcast.gateway import FanoutResult
+    from roomcast.logic import fanout
+
+    first = [Target("c1", "u1"), Target("c2", "u2")]
+    ranges = Recorder(
+        read_range=(first, "MEMBER#c2", True),
+        cut_ranges=[KeyRange("MEMBER#c2", "MEMBER#c4", 2), KeyRange("MEMBER#c4", None, 3)],
+    )
+    queue = Recorder(send_batch=[])
+    queue.queue_url = "memory://fanout"
+    gateway = Recorder(broadcast=FanoutResult(delivered=2))
+    settings = Settings(TABLE_NAME="t", FANOUT_SPLIT_THRESHOLD=2)
+    services = fake_services(fanout=ranges, fanout_queue=queue, gateway=gateway, settings=settings)
+
+    result = fanout.to_room(services, "r", {"type": "message"}, message_id="m1")
+
+    assert (result.delivered, result.queued, result.failed) == (2, 5, 0)
+    [(name, (bodies,))] = queue.calls
+    assert name == "send_batch" and [b for b in bodies if '"job_id":"1"' in b and '"through":"MEMBER#c4"' in b]
+    assert [n for n, _ in gateway.calls] == ["broadcast"]  # the first range only, inline
