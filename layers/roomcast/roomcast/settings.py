@@ -96,7 +96,11 @@ class Settings(BaseSettings):
     # WebSocket request context (admin, call timer); gateway.management_endpoint reads it.
     websocket_management_url: str = Field(default="", alias="WEBSOCKET_MANAGEMENT_URL")
 
-    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore", case_sensitive=True)
+    # defer_build: a model's validator is built on its first use, so a cold start pays for
+    # the one model its handler configures, not for every function's (bench_cold_start.py).
+    model_config = SettingsConfigDict(
+        populate_by_name=True, extra="ignore", case_sensitive=True, defer_build=True
+    )
 
 
 # ---------------------------------------------------------------- one model per function
