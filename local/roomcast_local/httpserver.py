@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from roomcast_local import apidocs
-from roomcast_local.template import HttpRoute
+from roomcast_local.template import HttpAuthorizer, HttpRoute
 from roomcast_local.wsgateway import Gone, TooLarge, WebSocketGateway
 
 API_PREFIX = "/api"
@@ -153,6 +153,20 @@ def http_api_event(
     return event
 
 
+def _authorizer_answer(answer: Any, simple: bool) -> tuple[bool, dict[str, Any]]:
+    """(allowed, context) from a payload 2.0 authorizer's result; ValueError if malformed."""
+    if not isinstance(answer, dict):
+        raise ValueError("authorizer answer is not an object")
+    context = answer.get("context") or {}
+    if simple:
+        if not isinstance(answer.get("isAuthorized"), bool):
+            raise ValueError("isAuthorized is not a boolean")
+        return answer["isAuthorized"], context
+    statements = ((answer.get("policyDocument") or {}).get("Statement")) or []
+    effects = {str(st.get("Effect")) for st in statements if isinstance(st, dict)}
+    return ("Allow" in effects and "Deny" not in effects), context
+
+
 def http_api_response(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
     """HTTP API v2's reading of a function's result."""
     if isinstance(result, dict) and "statusCode" in result:
@@ -188,6 +202,8 @@ class LocalHttpServer:
         log: Callable[[str], None],
     ) -> None:
         self.router = HttpApiRouter(routes)
+        self._auth_cache: dict[tuple[str, ...], tuple[float, bool, dict[str, Any]]] = {}
+        self._auth_lock = threading.Lock()
         self.invoke = invoke
         self.gateway = gateway
         self.stage = stage
@@ -209,6 +225,42 @@ class LocalHttpServer:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    def authorize(self, authorizer: HttpAuthorizer, event: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+        """Run a route's Lambda authorizer as API Gateway does; None lets the request through
+        (with the authorizer's context in requestContext.authorizer.lambda), else the refusal.
+
+        A missing identity source is 401 without invoking it; a "no" is 403; a failing or
+        malformed authorizer is 500. Answers are cached per identity for ReauthorizeEvery
+        seconds, as API Gateway caches them (so a changed key takes that long to matter).
+        """
+        identity = [event["headers"].get(name) for name in authorizer.headers]
+        if any(value is None or value == "" for value in identity):
+            return 401, {"message": "Unauthorized"}
+        cache_key = (authorizer.name, *(str(v) for v in identity))
+        ttl = float(authorizer.cache_seconds or 0)
+        now = time.monotonic()
+        with self._auth_lock:
+            cached = self._auth_cache.get(cache_key) if ttl > 0 else None
+        if cached is not None and cached[0] > now:
+            allowed, context = cached[1], cached[2]
+        else:
+            request = {**event, "type": "REQUEST", "identitySource": identity,
+                       "routeArn": f"arn:aws:execute-api:us-east-1:123456789012:{event['requestContext']['apiId']}"
+                                   f"/$default/{event['requestContext']['http']['method']}{event['rawPath']}"}
+            try:
+                answer = self.invoke(authorizer.function, request)
+                allowed, context = _authorizer_answer(answer, authorizer.simple_responses)
+            except Exception:
+                self.log(f"authorizer {authorizer.name} failed")
+                return 500, {"message": "Internal Server Error"}
+            if ttl > 0:
+                with self._auth_lock:
+                    self._auth_cache[cache_key] = (now + ttl, allowed, context)
+        if not allowed:
+            return 403, {"message": "Forbidden"}
+        event["requestContext"]["authorizer"] = {"lambda": context}
+        return None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.server.serve_forever, name="http", daemon=True)
@@ -319,6 +371,11 @@ class LocalHttpServer:
                     self.client_address[0],
                     self.headers.get("Host", f"{outer.host}:{outer.port}"),
                 )
+                if route.authorizer is not None:
+                    refused = outer.authorize(route.authorizer, event)
+                    if refused is not None:
+                        self._json(*refused)
+                        return
                 try:
                     result = outer.invoke(route.function, event)
                 except Exception:

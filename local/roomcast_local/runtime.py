@@ -361,10 +361,14 @@ class Runtime:
         self._provision()
         api, self.stage = self._ws_api()
         assert self.stack is not None
+        routes = tpl.http_routes(self.template)
+        for route in routes:
+            if route.authorizer is not None:  # ReauthorizeEvery may be a !Ref to a parameter
+                route.authorizer.cache_seconds = int(self.stack.resolver.resolve(route.authorizer.cache_seconds))
         self.http = LocalHttpServer(
             host=self.options.host,
             port=self.options.http_port,
-            routes=tpl.http_routes(self.template),
+            routes=routes,
             invoke=self.invoke_sync,
             gateway=None,
             stage=self.stage,

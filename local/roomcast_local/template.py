@@ -31,11 +31,23 @@ class FunctionSpec:
 
 
 @dataclass
+class HttpAuthorizer:
+    """An HTTP API Lambda authorizer (payload 2.0) as SAM's Auth.Authorizers declares it."""
+
+    name: str
+    function: str
+    headers: list[str]  # identity sources: all must be present, or API Gateway answers 401
+    simple_responses: bool = True
+    cache_seconds: Any = 0  # ReauthorizeEvery, raw (a !Ref is resolved by the caller)
+
+
+@dataclass
 class HttpRoute:
     method: str  # upper case, or ANY
     path: str  # as in the template: /rooms/{room_id}, /files/{proxy+}, or $default
     function: str
     api: str
+    authorizer: HttpAuthorizer | None = None
 
     @property
     def route_key(self) -> str:
@@ -131,7 +143,33 @@ def functions(template: dict[str, Any], root: Path) -> dict[str, FunctionSpec]:
     return specs
 
 
+def _http_authorizers(template: dict[str, Any]) -> tuple[dict[str, dict[str, HttpAuthorizer]], dict[str, str]]:
+    """Per HttpApi: its Lambda authorizers by name, and its DefaultAuthorizer."""
+    by_api: dict[str, dict[str, HttpAuthorizer]] = {}
+    defaults: dict[str, str] = {}
+    for api_id, res in resources_of_type(template, "AWS::Serverless::HttpApi").items():
+        auth = (res.get("Properties") or {}).get("Auth") or {}
+        found: dict[str, HttpAuthorizer] = {}
+        for name, spec in (auth.get("Authorizers") or {}).items():
+            function = _logical_id_in(spec.get("FunctionArn"), _ARN_IN_SUB)
+            if not function:
+                continue  # a JWT authorizer, or a function outside the template: not emulated
+            identity = spec.get("Identity") or {}
+            found[name] = HttpAuthorizer(
+                name=name,
+                function=function,
+                headers=[str(h).lower() for h in identity.get("Headers") or []],
+                simple_responses=spec.get("EnableSimpleResponses") in (True, "true", "True"),
+                cache_seconds=identity.get("ReauthorizeEvery", 300 if identity.get("Headers") else 0),
+            )
+        by_api[api_id] = found
+        if auth.get("DefaultAuthorizer"):
+            defaults[api_id] = str(auth["DefaultAuthorizer"])
+    return by_api, defaults
+
+
 def http_routes(template: dict[str, Any]) -> list[HttpRoute]:
+    authorizers, defaults = _http_authorizers(template)
     routes: list[HttpRoute] = []
     for logical_id, res in resources_of_type(template, SERVERLESS_FUNCTION).items():
         for event in ((res.get("Properties") or {}).get("Events") or {}).values():
@@ -143,7 +181,10 @@ def http_routes(template: dict[str, Any]) -> list[HttpRoute]:
             method = str(props.get("Method") or "ANY").upper()
             if path is None:  # an HttpApi event with no Path/Method is the $default route
                 path = "$default"
-            routes.append(HttpRoute(method=method, path=str(path), function=logical_id, api=api))
+            # A route's Auth.Authorizer overrides the API's default; NONE opens the route.
+            chosen = (props.get("Auth") or {}).get("Authorizer", defaults.get(api))
+            authorizer = None if chosen in (None, "NONE") else (authorizers.get(api) or {}).get(str(chosen))
+            routes.append(HttpRoute(method=method, path=str(path), function=logical_id, api=api, authorizer=authorizer))
     return routes
 
 

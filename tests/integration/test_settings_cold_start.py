@@ -13,6 +13,7 @@ from tests.conftest import ROOT
 
 MODELS: dict[str, type[settings.Settings]] = {
     "admin": settings.AdminSettings,
+    "adminauth": settings.AdminAuthorizerSettings,
     "authorizer": settings.AuthorizerSettings,
     "calltimer": settings.CallTimerSettings,
     "chat": settings.ChatSettings,

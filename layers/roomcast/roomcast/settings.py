@@ -112,6 +112,10 @@ class AuthorizerSettings(Settings):
     jwt_secret_id: str = Field(alias="JWT_SECRET_ID", min_length=1)
 
 
+class AdminAuthorizerSettings(Settings):
+    admin_key_secret_id: str = Field(alias="ADMIN_KEY_SECRET_ID", min_length=1)
+
+
 class ConnectSettings(Settings):
     table_name: str = Field(alias="TABLE_NAME", min_length=1)
 
