@@ -80,6 +80,8 @@ export interface JoinedFrame {
   request_id?: string;
   room: RoomSummary;
   members: Member[];
+  /** True when the room has more users than fit in the 128 KB reply (the first joined are listed). */
+  members_truncated?: boolean;
   history: HistoryPage;
 }
 

@@ -423,7 +423,20 @@ class WebSocketGateway:
         if route.two_way:
             body = result.get("body") if isinstance(result, dict) and "statusCode" in result else result
             if body is not None and body != "":
-                await self._send_quietly(conn, body if isinstance(body, str) else json.dumps(body))
+                text = body if isinstance(body, str) else json.dumps(body)
+                if len(text.encode("utf-8", "surrogatepass")) > MAX_MESSAGE_BYTES:
+                    # API Gateway does not send a message over 128 KB to a client; the
+                    # route's caller gets the failed-integration frame instead (the socket
+                    # stays open), and the runtime says why.
+                    self.log(
+                        f"route {route.key} answered {len(text.encode('utf-8', 'surrogatepass'))} bytes, over the "
+                        f"{MAX_MESSAGE_BYTES}-byte message limit: not sent"
+                    )
+                    text = json.dumps(
+                        {"message": "Internal server error", "connectionId": conn.connection_id,
+                         "requestId": context["requestId"]}
+                    )
+                await self._send_quietly(conn, text)
 
     async def _send_quietly(self, conn: Conn, data: str | dict[str, Any]) -> None:
         assert conn.ws is not None

@@ -214,6 +214,24 @@ def test_one_way_route_sends_nothing_back_and_errors_get_api_gateways_frame(
     assert crashed["connectionId"] == echoed["connectionId"] and crashed["requestId"]
 
 
+def test_route_responses_over_128_kb_are_not_sent(fixture_runtime: RunningRuntime) -> None:
+    """API Gateway's 128 KB per message holds for route responses as for @connections posts:
+    at the limit the reply goes out, one byte over it the caller gets the failed-integration
+    frame and the socket stays open."""
+    async def scenario() -> tuple[str, dict[str, Any], dict[str, Any]]:
+        async with connect(fixture_runtime.ws_url, max_size=None) as ws:
+            await ws.send(json.dumps({"op": "echo", "pad": 128 * 1024}))
+            at_limit = await asyncio.wait_for(ws.recv(), WAIT)
+            await ws.send(json.dumps({"op": "echo", "pad": 128 * 1024 + 1}))
+            over = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
+            return at_limit, over, await ask(ws, {"op": "echo"})
+
+    at_limit, over, after = run(scenario())
+    assert len(at_limit) == 128 * 1024
+    assert over["message"] == "Internal server error" and over["connectionId"] and over["requestId"]
+    assert after["route"] == "echo"
+
+
 def test_connect_response_selects_the_subprotocol(fixture_runtime: RunningRuntime) -> None:
     async def scenario() -> str | None:
         async with connect(fixture_runtime.ws_url, subprotocols=["other", "echo.v1"]) as ws:  # type: ignore[list-item]

@@ -13,6 +13,7 @@ from roomcast.errors import (
     RoomClosed,
 )
 from roomcast.ids import is_id, iso, new_id, now_ms
+from roomcast.logic import pages
 from roomcast.logic.context import Caller, Services
 from roomcast.logic.presence import broadcast_to_room, end_membership, live_members, snapshot
 from roomcast.models.common import storable_problem
@@ -25,6 +26,7 @@ from roomcast.models.frames import (
     JoinFrame,
     LeaveFrame,
     LeftFrame,
+    Member,
     MemberEventFrame,
     Message,
     MessageFrame,
@@ -101,12 +103,49 @@ def join(services: Services, caller: Caller, frame: JoinFrame) -> JoinedFrame:
             at=iso(joined_at),
         )
         broadcast_to_room(services, room.room_id, event.dump(), exclude=caller.connection_id, members=members)
-    return JoinedFrame(
-        request_id=frame.request_id,
-        room=RoomSummary(room_id=room.room_id, name=room.name, state=room.state),
-        members=snapshot(members),
-        history=HistoryPage(messages=[message_out(m) for m in messages], next_cursor=cursor),
+    return _bounded_joined(
+        JoinedFrame(
+            request_id=frame.request_id,
+            room=RoomSummary(room_id=room.room_id, name=room.name, state=room.state),
+            members=[],
+            history=HistoryPage(messages=[], next_cursor=_longest_cursor(messages, cursor)),
+        ),
+        snapshot(members),
+        [message_out(m) for m in messages],
+        cursor,
     )
+
+
+def _longest_cursor(messages: list[MessageRecord], cursor: str | None) -> str | None:
+    """The cursor a cut page would carry (ids have one length): sized into the budget."""
+    return messages[0].message_id if messages else cursor
+
+
+def _bounded_history(messages: list[Message], cursor: str | None, budget: int) -> tuple[list[Message], str | None]:
+    """The newest messages that fit in `budget`; a cut page's cursor continues from the
+    oldest one kept (logic/pages.py)."""
+    keep = pages.newest_that_fit(messages, budget)
+    if keep == len(messages):
+        return messages, cursor
+    # keep >= 1: one message always fits (it arrived in one frame of at most 32 KB, ws.py).
+    kept = messages[len(messages) - keep :]
+    return kept, (kept[0].id if kept else cursor)
+
+
+def _bounded_joined(
+    frame: JoinedFrame, members: list[Member], messages: list[Message], cursor: str | None
+) -> JoinedFrame:
+    """The join reply within 128 KB: members first (up to all but the room the history
+    needs, at most half), then the newest messages that fit in what is left."""
+    budget = pages.budget_for(frame)
+    wanted_by_history = min(pages.encoded_size([m.dump() for m in messages]), budget // 2)
+    keep_members = pages.first_that_fit(members, budget - wanted_by_history)
+    if keep_members < len(members):
+        frame.members_truncated = True
+    frame.members = members[:keep_members]
+    budget -= pages.encoded_size([m.dump() for m in frame.members]) + (len('"members_truncated":true,') if frame.members_truncated else 0)
+    frame.history.messages, frame.history.next_cursor = _bounded_history(messages, cursor, budget)
+    return frame
 
 
 def leave(services: Services, caller: Caller, frame: LeaveFrame) -> LeftFrame:
@@ -162,12 +201,16 @@ def history(services: Services, caller: Caller, frame: HistoryFrame) -> HistoryF
         raise InvalidCursor()
     services.store.require_member(frame.room_id, caller.connection_id)
     messages, cursor = services.store.history(frame.room_id, frame.before, frame.limit)
-    return HistoryFrameOut(
+    out = HistoryFrameOut(
         request_id=frame.request_id,
         room_id=frame.room_id,
-        messages=[message_out(m) for m in messages],
-        next_cursor=cursor,
+        messages=[],
+        next_cursor=_longest_cursor(messages, cursor),
     )
+    out.messages, out.next_cursor = _bounded_history(
+        [message_out(m) for m in messages], cursor, pages.budget_for(out)
+    )
+    return out
 
 
 def typing(services: Services, caller: Caller, frame: TypingFrame) -> None:

@@ -110,6 +110,9 @@ class JoinedFrame(OutModel):
     request_id: str | None = None
     room: RoomSummary
     members: list[Member]
+    # True when the room has more users than fit in the 128 KB reply (the first joined are
+    # listed); omitted otherwise.
+    members_truncated: bool | None = None
     history: HistoryPage
 
 

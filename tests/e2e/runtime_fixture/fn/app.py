@@ -104,6 +104,8 @@ def ws_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise RuntimeError("crash requested")
     if route == "oneway":
         _table().put_item(Item={"pk": "oneway#" + request["connectionId"], "body": event["body"]})
+    if isinstance(body.get("pad"), int):  # a reply of exactly that many bytes
+        return {"statusCode": 200, "body": "x" * body["pad"]}
     return {
         "statusCode": 200,
         "body": json.dumps(

@@ -1,0 +1,54 @@
+"""Replies within API Gateway's 128 KB per message (docs/protocol.md, "Limits").
+
+API Gateway refuses a WebSocket message over 128 KB, route responses and @connections posts
+alike. A history page or a join reply is therefore bounded by its encoded size as well as
+by its count: the newest messages that fit are kept, and `next_cursor` continues from the
+oldest one kept, so paging on with `history(before=next_cursor)` loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from roomcast.models.common import OutModel
+
+# API Gateway's limit for one message to a client (route response or @connections post).
+REPLY_LIMIT_BYTES = 128 * 1024
+# Room left for what API Gateway or a later field adds (a request id echoed, counters).
+REPLY_MARGIN_BYTES = 512
+
+def encoded_size(payload: Any) -> int:
+    """Bytes of a payload as ws.reply and the gateway encode it."""
+    return len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+
+
+def newest_that_fit(items: Sequence[OutModel], budget: int) -> int:
+    """How many of the newest items (the end of an oldest-first list) fit in `budget`
+    bytes of a JSON array's contents (items plus their commas)."""
+    count = 0
+    for item in reversed(items):
+        size = encoded_size(item.dump()) + (1 if count else 0)
+        if size > budget:
+            break
+        budget -= size
+        count += 1
+    return count
+
+
+def first_that_fit(items: Sequence[OutModel], budget: int) -> int:
+    """How many of the first items fit in `budget` bytes of a JSON array's contents."""
+    count = 0
+    for item in items:
+        size = encoded_size(item.dump()) + (1 if count else 0)
+        if size > budget:
+            break
+        budget -= size
+        count += 1
+    return count
+
+
+def budget_for(frame: OutModel, limit: int = REPLY_LIMIT_BYTES) -> int:
+    """Bytes left for list contents once `frame` (with its lists empty) is encoded."""
+    return limit - REPLY_MARGIN_BYTES - encoded_size(frame.dump())
