@@ -28,7 +28,6 @@ from roomcast.errors import Conflict
 from roomcast.models.signaling import CallState
 
 LOCK_SK = "CALL"
-RATE_SK = "RATE#signal"
 
 
 def user_pk(user_id: str) -> str:
@@ -246,48 +245,3 @@ class CallStore:
             pending = result.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
         return {cid: found[cid] for cid in connection_ids if cid in found}
 
-    # ------------------------------------------------------------- rate limit
-
-    def take_signal_token(
-        self, connection_id: str, now_ms: int, interval_ms: int, burst: int, ttl: int
-    ) -> bool:
-        """One signal frame's worth of a per-connection token bucket, as GCRA.
-
-        The state is one number, the theoretical arrival time (tat). A frame is allowed
-        when tat <= now + (burst - 1) * interval, and then tat = max(tat, now) + interval.
-        max() is not an update expression, so it is two conditional writes at most: the
-        idle case (tat < now) and the busy case. Neither reads first, so concurrent
-        frames cannot both spend the same token.
-        """
-        item_key = key(keys.conn_pk(connection_id), RATE_SK)
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=item_key,
-                UpdateExpression="SET tat = :next, #ttl = :ttl",
-                ConditionExpression="attribute_not_exists(tat) OR tat < :now",
-                ExpressionAttributeNames={"#ttl": "ttl"},
-                ExpressionAttributeValues=values(
-                    next=now_ms + interval_ms, now=now_ms, ttl=ttl
-                ),
-            )
-            return True
-        except ClientError as exc:
-            if not is_conditional_failure(exc):
-                raise
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=item_key,
-                UpdateExpression="SET tat = tat + :i, #ttl = :ttl",
-                ConditionExpression="tat <= :limit",
-                ExpressionAttributeNames={"#ttl": "ttl"},
-                ExpressionAttributeValues=values(
-                    i=interval_ms, limit=now_ms + (burst - 1) * interval_ms, ttl=ttl
-                ),
-            )
-            return True
-        except ClientError as exc:
-            if is_conditional_failure(exc):
-                return False
-            raise

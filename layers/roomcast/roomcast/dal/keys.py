@@ -12,6 +12,8 @@
     CONN#<conn>     META                       connection meta (TTL)          USER#<user> / CONN#<conn>
     CONN#<conn>     ROOM#<room>                rooms a connection is in (TTL)
     CONN#<conn>     ROOMCOUNT                  how many rooms it is in (the cap; TTL)
+    CONN#<conn>     RATE#<send|typing|signal>  the connection's token bucket (TTL)
+    USER#<user>     RATE#<send|typing>         the user's bucket across connections (TTL)
     CONNS#<shard>   CONN#<conn>                connection index, 16 shards (TTL)
     BROADCAST#<id>  META                       broadcast: frame, state, counts (TTL)
     FANOUT#<id>     JOB#<job id>               a finished range job (TTL)
@@ -69,6 +71,16 @@ def conn_room_sk(room_id: str) -> str:
 
 def user_gsi_pk(user_id: str) -> str:
     return f"USER#{user_id}"
+
+
+def user_pk(user_id: str) -> str:
+    """A user's own partition (its rate buckets across connections); the same text as the
+    index key user_gsi_pk, in the table's key space instead of the index's."""
+    return f"USER#{user_id}"
+
+
+def rate_sk(kind: str) -> str:
+    return f"RATE#{kind}"
 
 
 # The connection index (docs/scaling-and-cost.md, "Broadcast to every connection"): 16

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 
+from roomcast.dal import rate
+from roomcast.dal.rate import Bucket
 from roomcast.errors import (
     Forbidden,
     InvalidCursor,
     InvalidFrame,
     NotMember,
     PayloadTooLarge,
+    RateLimited,
     RoomClosed,
 )
 from roomcast.ids import is_id, iso, new_id, now_ms
@@ -38,6 +41,7 @@ from roomcast.models.frames import (
     TypingFrame,
 )
 from roomcast.models.records import MemberRecord, MessageRecord, SessionRecord
+from roomcast.observability import metrics
 
 MAX_META_BYTES = 2048
 MAX_META_DEPTH = 16
@@ -155,6 +159,30 @@ def leave(services: Services, caller: Caller, frame: LeaveFrame) -> LeftFrame:
     return LeftFrame(request_id=frame.request_id, room_id=frame.room_id)
 
 
+def take_rate_tokens(services: Services, caller: Caller, kind: str) -> None:
+    """One token from the connection's bucket and one from its user's (across connections)
+    for a `send` or `typing`; `rate_limited` with the wait until the next one otherwise."""
+    settings = services.settings
+    limits = {
+        "send": ((settings.send_rate_burst, settings.send_rate_per_second),
+                 (settings.user_send_rate_burst, settings.user_send_rate_per_second)),
+        "typing": ((settings.typing_rate_burst, settings.typing_rate_per_second),
+                   (settings.user_typing_rate_burst, settings.user_typing_rate_per_second)),
+    }
+    (burst, per_second), (user_burst, user_per_second) = limits[kind]
+    now = now_ms()
+    ttl = now // 1000 + settings.connection_ttl_seconds
+    for bucket, whose in (
+        (Bucket.per_connection(caller.connection_id, kind, burst, per_second), "a connection"),
+        (Bucket.per_user(caller.identity.user_id, kind, user_burst, user_per_second), "a user"),
+    ):
+        wait_ms = rate.take(services.store.client, services.store.table, bucket, now, ttl)
+        if wait_ms is not None:
+            metrics.add_metric(name=f"RateLimited.{kind}", unit="Count", value=1)
+            limit = per_second if bucket.pk.startswith("CONN#") else user_per_second
+            raise RateLimited(f"{kind} is limited to {limit:g} per second for {whose}", retry_after_ms=wait_ms)
+
+
 def send(services: Services, caller: Caller, frame: SendFrame) -> AckFrame:
     settings = services.settings
     if len(frame.text) > settings.max_message_chars:
@@ -163,6 +191,8 @@ def send(services: Services, caller: Caller, frame: SendFrame) -> AckFrame:
         raise PayloadTooLarge(f"meta is limited to {MAX_META_BYTES} bytes of JSON")
     if frame.meta is not None and (problem := storable_problem(frame.meta, MAX_META_DEPTH)):
         raise InvalidFrame(f"meta: {problem}")
+    # After the checks that need no read (a malformed frame writes nothing), before the store.
+    take_rate_tokens(services, caller, "send")
     sent_at = now_ms()
     record = MessageRecord(
         room_id=frame.room_id,
@@ -214,7 +244,9 @@ def history(services: Services, caller: Caller, frame: HistoryFrame) -> HistoryF
 
 
 def typing(services: Services, caller: Caller, frame: TypingFrame) -> None:
-    """Ephemeral: relayed to the other members, never stored, no reply."""
+    """Ephemeral: relayed to the other members, never stored, no reply (but refusals)."""
+    # Before the membership read: each typing frame is multiplied by the room's size.
+    take_rate_tokens(services, caller, "typing")
     services.store.require_member(frame.room_id, caller.connection_id)
     event = TypingEventFrame(
         room_id=frame.room_id,

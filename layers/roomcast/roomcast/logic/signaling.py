@@ -24,7 +24,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from roomcast.dal import rate
 from roomcast.dal.calls import CallStore, LockTaken
+from roomcast.dal.rate import Bucket
 from roomcast.errors import (
     CallNotFound,
     InvalidCallState,
@@ -118,19 +120,16 @@ def _check_sizes(frame: SignalFrame, settings: Settings) -> None:
 
 def _take_rate_token(calls: CallStore, caller: Caller, settings: Settings) -> None:
     now = now_ms()
-    interval_ms = max(1, round(1000 / settings.signal_rate_per_second))
-    allowed = calls.take_signal_token(
-        caller.connection_id,
-        now,
-        interval_ms,
-        settings.signal_rate_burst,
-        ttl=now // 1000 + settings.connection_ttl_seconds,
+    bucket = Bucket.per_connection(
+        caller.connection_id, "signal", settings.signal_rate_burst, settings.signal_rate_per_second
     )
-    if not allowed:
+    wait_ms = rate.take(calls.client, calls.table, bucket, now, ttl=now // 1000 + settings.connection_ttl_seconds)
+    if wait_ms is not None:
         metrics.add_metric(name="SignalRateLimited", unit="Count", value=1)
         raise RateLimited(
             f"signaling is limited to {settings.signal_rate_per_second:g} frames/s"
-            f" (bursts of {settings.signal_rate_burst})"
+            f" (bursts of {settings.signal_rate_burst})",
+            retry_after_ms=wait_ms,
         )
 
 
