@@ -9,17 +9,17 @@ obscurely (docs/architecture.md, "Settings"). Values are never echoed: some are 
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 
 class SettingsError(RuntimeError):
     """A function's environment is missing or has a malformed variable."""
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     # Resources: empty unless given; the function models below require the ones they use.
     table_name: str = Field(default="", alias="TABLE_NAME")
     jwt_secret_id: str = Field(default="", alias="JWT_SECRET_ID")
@@ -96,11 +96,13 @@ class Settings(BaseSettings):
     # WebSocket request context (admin, call timer); gateway.management_endpoint reads it.
     websocket_management_url: str = Field(default="", alias="WEBSOCKET_MANAGEMENT_URL")
 
+    # Plain pydantic models validated against os.environ (load below), not pydantic-settings:
+    # every field is a scalar read from one variable, which pydantic's lax mode parses the
+    # same way, and importing pydantic-settings (it loads every source it ships: dotenv,
+    # argparse, cloud secrets...) cost ~49 ms of CPU on every cold start (bench/README.md).
     # defer_build: a model's validator is built on its first use, so a cold start pays for
     # the one model its handler configures, not for every function's (bench_cold_start.py).
-    model_config = SettingsConfigDict(
-        populate_by_name=True, extra="ignore", case_sensitive=True, defer_build=True
-    )
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", defer_build=True)
 
 
 # ---------------------------------------------------------------- one model per function
@@ -193,8 +195,9 @@ def describe(exc: ValidationError) -> str:
 
 
 def load(model: type[Settings]) -> Settings:
+    """The model validated against the environment, by variable name (case-sensitive)."""
     try:
-        return model()
+        return model.model_validate(dict(os.environ))
     except ValidationError as exc:
         raise SettingsError(f"{model.__name__}: cannot start: {describe(exc)}") from None
 
