@@ -421,12 +421,13 @@ class RoomStore:
 
     def add_member(
         self, member: MemberRecord, session: SessionRecord, expires_at: int, max_rooms: int
-    ) -> bool:
+    ) -> tuple[Room, bool]:
         """Join: membership, session, the connection's room link and room count, the user's
         presence count and the room's counters, all in one transaction.
 
-        Returns False when this connection is already a member (a repeated join is not a
-        second join). Raises RoomNotFound / RoomClosed when the room cannot be joined and
+        Returns the room as read for the join (the caller needs no read of its own) and
+        False when this connection is already a member (a repeated join is not a second
+        join). Raises RoomNotFound / RoomClosed when the room cannot be joined and
         TooManyRooms when the connection is at `max_rooms`.
 
         The counters need no read-modify-write: which branch applies (a first connection
@@ -497,13 +498,13 @@ class RoomStore:
                 if not codes:
                     raise
                 if codes[1] == "ConditionalCheckFailed":
-                    return False
+                    return room, False
                 if codes[5] == "ConditionalCheckFailed":
                     raise TooManyRooms() from exc
                 if "ConditionalCheckFailed" in (codes[0], codes[4]):
                     continue  # closed meanwhile, or the counters moved: judge again
                 raise
-            return True
+            return room, True
         raise Conflict("the room is busy; try again")
 
     def _member_ttl(self, expires_at: int) -> int:

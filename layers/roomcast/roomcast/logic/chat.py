@@ -13,7 +13,6 @@ from roomcast.errors import (
     NotMember,
     PayloadTooLarge,
     RateLimited,
-    RoomClosed,
 )
 from roomcast.ids import is_id, iso, new_id, now_ms
 from roomcast.logic import pages
@@ -70,12 +69,9 @@ def check_token_allows(caller: Caller, room_id: str) -> None:
 def join(services: Services, caller: Caller, frame: JoinFrame) -> JoinedFrame:
     check_token_allows(caller, frame.room_id)
     store = services.store
-    room = store.require_room(frame.room_id)
-    if room.state != "open":
-        raise RoomClosed()
     joined_at = now_ms()
     member = MemberRecord(
-        room_id=room.room_id,
+        room_id=frame.room_id,
         connection_id=caller.connection_id,
         user_id=caller.identity.user_id,
         name=caller.identity.name,
@@ -83,7 +79,7 @@ def join(services: Services, caller: Caller, frame: JoinFrame) -> JoinedFrame:
         session_id=new_id(joined_at),
     )
     session = SessionRecord(
-        room_id=room.room_id,
+        room_id=frame.room_id,
         session_id=member.session_id,
         user_id=member.user_id,
         name=member.name,
@@ -93,7 +89,8 @@ def join(services: Services, caller: Caller, frame: JoinFrame) -> JoinedFrame:
     settings = services.settings
     # The connection's lifetime plus a margin: nothing outlives it if $disconnect never runs.
     expires_at = joined_at // 1000 + settings.connection_ttl_seconds
-    newly_joined = store.add_member(member, session, expires_at, settings.max_rooms_per_connection)
+    # The join's own read of the room (RoomNotFound / RoomClosed) is the one the reply uses.
+    room, newly_joined = store.add_member(member, session, expires_at, settings.max_rooms_per_connection)
     members = live_members(services, room.room_id)
     limit = frame.history_limit if frame.history_limit is not None else settings.history_page_size
     messages, cursor = store.history(room.room_id, None, limit) if limit else ([], None)

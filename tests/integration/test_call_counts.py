@@ -1,0 +1,93 @@
+"""DynamoDB requests per operation (issue 10 item 2), counted from botocore as they leave,
+in a room of 10 members: each at its documented count (docs/operations.md, "DynamoDB
+requests per operation"), so an added round trip cannot slip in unnoticed."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import botocore.handlers
+
+from tests.helpers import http_event, reply_body, ws_event
+from tests.integration.webhook_support import (
+    QueueDriver,
+    Reply,
+    ScriptedReceiver,
+    create_room,
+    provisioned_stack,
+)
+
+_counting: list[Counter[str] | None] = [None]
+
+
+def _count(model: Any, **_: Any) -> None:
+    counter = _counting[0]
+    if counter is not None and model.service_model.service_name == "dynamodb":
+        counter[model.name] += 1
+
+
+botocore.handlers.BUILTIN_HANDLERS.append(("before-parameter-build", _count))
+
+
+def counted(call: Any) -> Counter[str]:
+    _counting[0] = counter = Counter()
+    try:
+        call()
+    finally:
+        _counting[0] = None
+    return counter
+
+
+MEMBERS = 10
+# docs/operations.md, "DynamoDB requests per operation": change both together.
+EXPECTED: dict[str, dict[str, int]] = {
+    "connect": {"TransactWriteItems": 1},
+    "join": {"TransactGetItems": 1, "TransactWriteItems": 1, "Query": 2},
+    "send": {"UpdateItem": 2, "TransactWriteItems": 1, "Query": 1},
+    "history": {"GetItem": 1, "Query": 1},
+    "typing": {"UpdateItem": 2, "GetItem": 1, "Query": 1},
+    "leave": {"GetItem": 2, "TransactGetItems": 1, "TransactWriteItems": 1, "Query": 1},
+    "disconnect": {"Query": 2, "GetItem": 2, "TransactGetItems": 1, "TransactWriteItems": 2, "DeleteItem": 1},
+    # 8 for the room, 3 for each of the 9 members left (the 10th disconnected above).
+    "close": {"GetItem": 11, "UpdateItem": 4, "PutItem": 1, "Query": 1, "TransactGetItems": 9, "TransactWriteItems": 9},
+    "delivery": {"GetItem": 2, "UpdateItem": 4, "Query": 3, "PutItem": 1},
+}
+
+
+def _room_of_ten(invoke: Any, url: str) -> list[tuple[str, str, str]]:
+    create_room(invoke, "ten", url)
+    people = [(f"conn-{i}", f"user{i}", f"User {i}") for i in range(MEMBERS)]
+    for who in people:
+        invoke("connect", ws_event("ws-connect.json", *who))
+        assert reply_body(invoke("chat", ws_event("ws-join.json", *who, body={"action": "join", "room_id": "ten"})))["type"] == "joined"
+    return people
+
+
+def test_requests_per_operation(monkeypatch, invoke):
+    with provisioned_stack(monkeypatch, schedule="1") as stack, ScriptedReceiver(default=Reply()) as receiver:
+        people = _room_of_ten(invoke, receiver.url)
+        extra = ("conn-x", "userx", "X")
+        invoke("connect", ws_event("ws-connect.json", *extra))
+        counts = {
+            "connect": counted(lambda: invoke("connect", ws_event("ws-connect.json", "conn-y", "usery", "Y"))),
+            "join": counted(lambda: invoke("chat", ws_event("ws-join.json", *extra, body={"action": "join", "room_id": "ten"}))),
+            "send": counted(lambda: invoke("chat", ws_event("ws-default.json", *people[0], body={"action": "send", "room_id": "ten", "text": "hi"}))),
+            "history": counted(lambda: invoke("chat", ws_event("ws-default.json", *people[0], body={"action": "history", "room_id": "ten"}))),
+            "typing": counted(lambda: invoke("chat", ws_event("ws-default.json", *people[0], body={"action": "typing", "room_id": "ten"}))),
+            "leave": counted(lambda: invoke("chat", ws_event("ws-leave.json", *extra, body={"action": "leave", "room_id": "ten"}))),
+            "disconnect": counted(lambda: invoke("disconnect", ws_event("ws-disconnect.json", *people[1]))),
+            "close": counted(lambda: invoke("admin", _delete("ten"))),
+        }
+        jobs = QueueDriver(stack, invoke)
+        counts["delivery"] = counted(lambda: jobs.poll_once())
+    assert {name: dict(counter) for name, counter in counts.items()} == EXPECTED
+
+
+def _delete(room_id: str) -> dict[str, Any]:
+    event = http_event("http-get-room.json")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = f"/rooms/{room_id}"
+    event["requestContext"]["http"]["method"] = "DELETE"
+    event["routeKey"] = "DELETE /rooms/{room_id}"
+    event["pathParameters"] = {"room_id": room_id}
+    return event
