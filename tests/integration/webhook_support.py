@@ -127,7 +127,10 @@ def provisioned_stack(
         for logical_id in provisioned.functions:
             variables.update(provisioned.function_environment(logical_id))
         variables.update(WEBHOOK_ALLOW_LOOPBACK="true", WEBHOOK_JITTER="0", WEBHOOK_READ_TIMEOUT="2",
-                         WEBHOOK_CONNECT_TIMEOUT="2")
+                         WEBHOOK_CONNECT_TIMEOUT="2",
+                         # Rooms here fill with dozens of messages sent back to back; the
+                         # send rate limits have their own tests (test_send_rate_limits.py).
+                         SEND_RATE_BURST="1000", USER_SEND_RATE_BURST="1000")
         variables.update(env)
         for name, value in variables.items():
             monkeypatch.setenv(name, value)
