@@ -47,17 +47,12 @@ def reset_caches() -> None:
     reset_execution_environment()
 
 
-@pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """The template's table, queues and secrets in moto; every function's env applied."""
-    from moto import mock_aws
+def serialize_moto_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One request at a time through moto's in-process backend. DynamoDB applies each
+    request atomically; moto's backend does not, and the code under test issues requests
+    from worker threads (fan-out, close, delivery)."""
     from moto.core.botocore_stubber import BotocoreStubber
 
-    from roomcast_local.cfn import load_template
-    from roomcast_local.stack import provision
-
-    # DynamoDB applies each request atomically; moto's in-process backend does not, and the
-    # code under test issues requests from worker threads (fan-out, close, delivery).
     moto_lock = threading.RLock()
     unlocked = BotocoreStubber.process_request
 
@@ -66,6 +61,17 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
             return unlocked(self, request)
 
     monkeypatch.setattr(BotocoreStubber, "process_request", one_request_at_a_time)
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The template's table, queues and secrets in moto; every function's env applied."""
+    from moto import mock_aws
+
+    from roomcast_local.cfn import load_template
+    from roomcast_local.stack import provision
+
+    serialize_moto_requests(monkeypatch)
     with mock_aws():
         provisioned = provision(
             load_template(ROOT / "template.yaml"),

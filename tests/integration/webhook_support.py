@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.conftest import ADMIN_KEY, JWT_SECRET, ROOT, reset_caches
+from tests.conftest import ADMIN_KEY, JWT_SECRET, ROOT, reset_caches, serialize_moto_requests
 from tests.helpers import http_event
 
 TEST_SCHEDULE = "10,20"  # seconds; 3 attempts, maxReceiveCount 3
@@ -99,22 +99,12 @@ def provisioned_stack(
 ) -> Iterator[Any]:
     """conftest's stack with another schedule; maxReceiveCount = the schedule's plan unless given."""
     from moto import mock_aws
-    from moto.core.botocore_stubber import BotocoreStubber
 
     from roomcast.webhooks.schedule import max_receive_count, parse_schedule
     from roomcast_local.cfn import load_template
     from roomcast_local.stack import provision
 
-    # As conftest's stack: DynamoDB applies each request atomically, moto's in-process
-    # backend does not, and a batch's jobs run on worker threads.
-    moto_lock = threading.RLock()
-    unlocked = BotocoreStubber.process_request
-
-    def one_request_at_a_time(self: BotocoreStubber, request: Any) -> Any:
-        with moto_lock:
-            return unlocked(self, request)
-
-    monkeypatch.setattr(BotocoreStubber, "process_request", one_request_at_a_time)
+    serialize_moto_requests(monkeypatch)
     receives = max_receive_count(parse_schedule(schedule)) if max_receive is None else max_receive
     with mock_aws():
         provisioned = provision(

@@ -9,7 +9,7 @@ oldest one kept, so paging on with `history(before=next_cursor)` loses nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from roomcast.models.common import OutModel
@@ -24,21 +24,9 @@ def encoded_size(payload: Any) -> int:
     return len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
 
 
-def newest_that_fit(items: Sequence[OutModel], budget: int) -> int:
-    """How many of the newest items (the end of an oldest-first list) fit in `budget`
-    bytes of a JSON array's contents (items plus their commas)."""
-    count = 0
-    for item in reversed(items):
-        size = encoded_size(item.dump()) + (1 if count else 0)
-        if size > budget:
-            break
-        budget -= size
-        count += 1
-    return count
-
-
-def first_that_fit(items: Sequence[OutModel], budget: int) -> int:
-    """How many of the first items fit in `budget` bytes of a JSON array's contents."""
+def first_that_fit(items: Iterable[OutModel], budget: int) -> int:
+    """How many of the items, in order, fit in `budget` bytes of a JSON array's contents
+    (the items plus their commas)."""
     count = 0
     for item in items:
         size = encoded_size(item.dump()) + (1 if count else 0)
@@ -47,6 +35,11 @@ def first_that_fit(items: Sequence[OutModel], budget: int) -> int:
         budget -= size
         count += 1
     return count
+
+
+def newest_that_fit(items: Sequence[OutModel], budget: int) -> int:
+    """How many of the newest items (the end of an oldest-first list) fit in `budget`."""
+    return first_that_fit(reversed(items), budget)
 
 
 def budget_for(frame: OutModel, limit: int = REPLY_LIMIT_BYTES) -> int:
