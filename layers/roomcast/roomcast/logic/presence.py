@@ -10,7 +10,6 @@ from roomcast.dal.fanout import Target
 from roomcast.gateway import FanoutResult
 from roomcast.ids import iso, now_ms
 from roomcast.logic import fanout
-from roomcast.logic.calls import end_calls_for_member
 from roomcast.logic.context import Services
 from roomcast.models.frames import Member, MemberEventFrame
 from roomcast.models.records import MemberRecord
@@ -102,6 +101,9 @@ def end_membership(
 
 def _end_calls(services: Services, member: MemberRecord, reason: str) -> None:
     """A member who leaves (or whose connection is over) ends the call it holds in the room."""
+    # Imported here: calls and their models (~25 ms) are for leaves, not for every cold start.
+    from roomcast.logic.calls import end_calls_for_member
+
     try:
         end_calls_for_member(services, member, reason)
     except Exception:
