@@ -39,9 +39,12 @@ def function_environments() -> dict[str, dict[str, str]]:
     import boto3
     from moto import mock_aws
 
+    from roomcast_local import moto_patch
     from roomcast_local.cfn import load_template
     from roomcast_local.stack import provision
 
+    # The DynamoDB the local runtime and the tests use (ROOMCAST_MOTO_PATCH=off: moto as released).
+    moto_patch.apply()
     with _patched_environ(FAKE_AWS_ENV), mock_aws():
         stack = provision(load_template(TEMPLATE), boto3.Session(), secret_values=SECRET_VALUES)
         result: dict[str, dict[str, str]] = {}
@@ -54,7 +57,8 @@ def function_environments() -> dict[str, dict[str, str]]:
 
 @contextmanager
 def moto_stack() -> Iterator[Any]:
-    """template.yaml provisioned in moto's in-process mock, every function's env applied.
+    """template.yaml provisioned in moto's in-process mock (with local/roomcast_local/moto_patch.py),
+    every function's env applied.
 
     The environment and roomcast's per-container caches are restored afterwards, so a
     benchmark can run inside a test process without leaking into other tests.
@@ -62,9 +66,12 @@ def moto_stack() -> Iterator[Any]:
     import boto3
     from moto import mock_aws
 
+    from roomcast_local import moto_patch
     from roomcast_local.cfn import load_template
     from roomcast_local.stack import provision
 
+    # The DynamoDB the local runtime and the tests use (ROOMCAST_MOTO_PATCH=off: moto as released).
+    moto_patch.apply()
     with _patched_environ(FAKE_AWS_ENV), mock_aws():
         stack = provision(load_template(TEMPLATE), boto3.Session(), secret_values=SECRET_VALUES)
         env: dict[str, str] = {}
