@@ -218,3 +218,40 @@ def test_a_close_whose_lambda_died_after_claiming_the_job_is_finished_later(stac
     assert [j["delivery_id"] for j in _jobs(stack)] == [room.delivery_id]
     admin(invoke, "DELETE", "/rooms/crashy")
     assert _jobs(stack) == []  # enqueued_at is set now: no second job
+
+
+@pytest.mark.parametrize("members", [3, 45])
+def test_a_close_ends_every_membership_in_batches_and_falls_back_for_a_batch_that_cannot_commit(stack, invoke, disconnected, members):
+    """Memberships end 20 to a transaction; a batch holding a membership the counters never
+    saw (no room count: it cannot commit) goes one by one. Either way nothing stays: no
+    member, no link, no presence count, every session ended, current counters at 0 and the
+    peaks kept."""
+    from roomcast.dal import keys
+    from roomcast.dal.dynamo import to_item
+    from roomcast.dal.store import get_store
+    from roomcast.settings import get_settings
+
+    create_room(invoke, "batch", None)
+    for i in range(members):
+        _join(invoke, "batch", f"conn-{i}", f"user{i % 30}")
+    ghost = {"pk": keys.room_pk("batch"), "sk": keys.member_sk("conn-ghost"), "room_id": "batch",
+             "connection_id": "conn-ghost", "user_id": "ghost", "name": "Ghost",
+             "joined_at": 1_700_000_000_000, "session_id": "s-ghost"}
+    boto3.client("dynamodb").put_item(TableName=get_settings().table_name, Item=to_item(ghost))
+    assert admin(invoke, "DELETE", "/rooms/batch")[0] == 202
+    client, table = boto3.client("dynamodb"), get_settings().table_name
+    left = client.query(TableName=table, KeyConditionExpression="pk = :p",
+                        ExpressionAttributeValues={":p": {"S": keys.room_pk("batch")}})["Items"]
+    kinds = {i["sk"]["S"].split("#")[0] for i in left}
+    assert "MEMBER" not in kinds and "PRESENCE" not in kinds
+    sessions = [i for i in left if i["sk"]["S"].startswith("SESSION#") and i["sk"]["S"] != "SESSION#s-ghost"]
+    assert len(sessions) == members and all(s["end_reason"]["S"] == "room_closed" for s in sessions)
+    for i in range(members):
+        assert client.get_item(TableName=table, Key={"pk": {"S": keys.conn_pk(f"conn-{i}")},
+                                                     "sk": {"S": keys.conn_room_sk("batch")}}).get("Item") is None
+    stats = get_store().require_room("batch").stats
+    assert (stats.current_users, stats.current_connections) == (0, 0)
+    assert (stats.peak_users, stats.peak_connections) == (min(members, 30), members)
+    # Everyone was told and then disconnected.
+    assert {f"conn-{i}" for i in range(members)} <= set(disconnected)
+    assert all(any(f["type"] == "room.closed" for f in disconnected[f"conn-{i}"]) for i in range(members))

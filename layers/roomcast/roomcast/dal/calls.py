@@ -30,10 +30,6 @@ from roomcast.models.signaling import CallState
 LOCK_SK = "CALL"
 
 
-def user_pk(user_id: str) -> str:
-    return f"USER#{user_id}"
-
-
 class LockTaken(Exception):
     """An invite could not take a user's call lock: `user_ids` already hold one."""
 
@@ -75,7 +71,7 @@ class CallStore:
         """
         lock_items = [
             {
-                "pk": user_pk(user_id),
+                "pk": keys.user_pk(user_id),
                 "sk": LOCK_SK,
                 "call_id": call.call_id,
                 "room_id": call.room_id,
@@ -186,17 +182,36 @@ class CallStore:
 
     def get_lock(self, user_id: str) -> dict[str, Any] | None:
         response = self.client.get_item(
-            TableName=self.table, Key=key(user_pk(user_id), LOCK_SK), ConsistentRead=True
+            TableName=self.table, Key=key(keys.user_pk(user_id), LOCK_SK), ConsistentRead=True
         )
         item = response.get("Item")
         return from_item(item) if item else None
+
+    def get_locks(self, user_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The call locks the users hold, 100 per BatchGetItem (a room's close reads its
+        members' locks at once instead of one GetItem each)."""
+        found: dict[str, dict[str, Any]] = {}
+        unique = list(dict.fromkeys(user_ids))
+        for start in range(0, len(unique), 100):
+            pending: list[dict[str, Any]] = [key(keys.user_pk(u), LOCK_SK) for u in unique[start : start + 100]]
+            for _attempt in range(5):
+                if not pending:
+                    break
+                result = self.client.batch_get_item(
+                    RequestItems={self.table: {"Keys": pending, "ConsistentRead": True}}
+                )
+                for item in result.get("Responses", {}).get(self.table, []):
+                    plain = from_item(item)
+                    found[str(plain["pk"]).removeprefix("USER#")] = plain
+                pending = result.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
+        return found
 
     def release_lock(self, user_id: str, call_id: str) -> None:
         """Drop a user's lock if (and only if) it still names this call."""
         try:
             self.client.delete_item(
                 TableName=self.table,
-                Key=key(user_pk(user_id), LOCK_SK),
+                Key=key(keys.user_pk(user_id), LOCK_SK),
                 ConditionExpression="call_id = :c",
                 ExpressionAttributeValues=values(c=call_id),
             )

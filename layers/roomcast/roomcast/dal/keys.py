@@ -14,6 +14,7 @@
     CONN#<conn>     ROOMCOUNT                  how many rooms it is in (the cap; TTL)
     CONN#<conn>     RATE#<send|typing|signal>  the connection's token bucket (TTL)
     USER#<user>     RATE#<send|typing>         the user's bucket across connections (TTL)
+    USER#<user>     CALL                       the user's call lock (one call at a time)
     CONNS#<shard>   CONN#<conn>                connection index, 16 shards (TTL)
     BROADCAST#<id>  META                       broadcast: frame, state, counts (TTL)
     FANOUT#<id>     JOB#<job id>               a finished range job (TTL)

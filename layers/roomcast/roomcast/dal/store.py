@@ -55,6 +55,9 @@ MEMBERSHIP_ATTEMPTS = 8
 
 
 CONFLICT_ATTEMPTS = 4
+# Memberships a close ends per transaction: 4 items each plus a presence delete per user,
+# within DynamoDB's 100 items per transaction.
+CLOSE_BATCH = 20
 
 
 def _is_conflict(error: ClientError) -> bool:
@@ -506,6 +509,58 @@ class RoomStore:
                 raise
             return room, True
         raise Conflict("the room is busy; try again")
+
+    def end_memberships_on_close(
+        self, room_id: str, members: list[MemberRecord], left_at: int, reason: str
+    ) -> list[MemberRecord]:
+        """End a closing room's memberships CLOSE_BATCH to a transaction; the ones ended.
+
+        What a leave writes but the room's counters (a close zeroes those once, after:
+        zero_current_counts) and the presence counts (deleted for every user of the batch:
+        nobody stays). A batch whose condition fails (a member left meanwhile, a room count
+        already gone) writes nothing and is left to the caller's one-by-one leave.
+        """
+        pk = keys.room_pk(room_id)
+        ended: list[MemberRecord] = []
+        for start in range(0, len(members), CLOSE_BATCH):
+            batch = members[start : start + CLOSE_BATCH]
+            transact: list[dict[str, Any]] = []
+            for member in batch:
+                transact += [
+                    {"Delete": {"TableName": self.table, "Key": key(pk, keys.member_sk(member.connection_id)),
+                                "ConditionExpression": "attribute_exists(pk)"}},
+                    {"Update": {"TableName": self.table, "Key": key(pk, keys.session_sk(member.session_id)),
+                                "UpdateExpression": "SET left_at = :l, duration_ms = :d, end_reason = :r",
+                                "ExpressionAttributeValues": values(
+                                    l=left_at, d=max(0, left_at - member.joined_at), r=reason)}},
+                    {"Delete": {"TableName": self.table,
+                                "Key": key(keys.conn_pk(member.connection_id), keys.conn_room_sk(room_id))}},
+                    {"Update": {"TableName": self.table, "Key": key(keys.conn_pk(member.connection_id), keys.ROOM_COUNT),
+                                "UpdateExpression": "ADD room_count :minus",
+                                "ConditionExpression": "attribute_exists(room_count)",
+                                "ExpressionAttributeValues": values(minus=-1)}},
+                ]
+            for user_id in dict.fromkeys(m.user_id for m in batch):
+                transact.append({"Delete": {"TableName": self.table, "Key": key(pk, keys.presence_sk(user_id))}})
+            try:
+                _retry_conflicts(self.client.transact_write_items, TransactItems=transact)
+            except ClientError as exc:
+                if not _cancellation_codes(exc):
+                    raise
+                continue  # nothing written: these go one by one
+            ended += batch
+        return ended
+
+    def zero_current_counts(self, room_id: str) -> None:
+        """A closed room has nobody in it: its current counters go to 0 (peaks stay)."""
+        self.client.update_item(
+            TableName=self.table,
+            Key=key(keys.room_pk(room_id), keys.META),
+            UpdateExpression="SET current_users = :zero, current_connections = :zero",
+            ConditionExpression="attribute_exists(pk) AND #state <> :open",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues=values(zero=0, open="open"),
+        )
 
     def _member_ttl(self, expires_at: int) -> int:
         # DynamoDB's own deletion comes a margin after reads stop counting the item, so

@@ -123,11 +123,23 @@ def _disconnect_members(services: Services, room: Room, exclude: str | None) -> 
     # Told first, while their connections are still open.
     services.gateway.broadcast(targets, frame)
 
+    # The memberships end 20 to a transaction (the counters are zeroed once, below); one
+    # BatchGetItem of the members' call locks finds who holds a call in this room. A batch
+    # that could not commit (a member left meanwhile) goes through the one-by-one leave.
+    ended = {m.connection_id for m in services.store.end_memberships_on_close(room.room_id, members, now_ms(), "room_closed")}
+    locks = services.calls.get_locks([m.user_id for m in members if m.connection_id in ended])
+    in_call = {user for user, lock in locks.items() if lock.get("room_id") == room.room_id}
+
     def end(member: MemberRecord) -> None:
         # One member's failure must not leave the whole room stuck in `closing`: what is
         # missed here ends by TTL / $disconnect, and the payload still goes out.
         try:
-            end_membership(services, member, reason="room_closed", announce=False)
+            if member.connection_id not in ended:
+                end_membership(services, member, reason="room_closed", announce=False)
+            elif member.user_id in in_call:
+                from roomcast.logic.calls import end_calls_for_member
+
+                end_calls_for_member(services, member, "room_closed")
             if member.connection_id != exclude:
                 services.gateway.disconnect(member.connection_id)
         except Exception:
@@ -137,6 +149,7 @@ def _disconnect_members(services: Services, room: Room, exclude: str | None) -> 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for future in [pool.submit(end, m) for m in members]:
             future.result()
+    services.store.zero_current_counts(room.room_id)
 
 
 def close_action(services: Services, caller: Caller, frame: CloseFrame) -> RoomClosedFrame:
