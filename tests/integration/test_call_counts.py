@@ -48,8 +48,8 @@ EXPECTED: dict[str, dict[str, int]] = {
     "send": {"UpdateItem": 2, "TransactWriteItems": 1, "Query": 1},
     "history": {"GetItem": 1, "Query": 1},
     "typing": {"UpdateItem": 2, "GetItem": 1, "Query": 1},
-    "leave": {"GetItem": 2, "TransactGetItems": 1, "TransactWriteItems": 1, "Query": 1},
-    "disconnect": {"Query": 2, "GetItem": 2, "TransactGetItems": 1, "TransactWriteItems": 2, "DeleteItem": 1},
+    "leave": {"GetItem": 1, "TransactGetItems": 1, "TransactWriteItems": 1, "Query": 1},
+    "disconnect": {"Query": 2, "GetItem": 1, "TransactGetItems": 1, "TransactWriteItems": 2, "DeleteItem": 1},
     # 9 for the room (its reads and state changes, zeroing the counters), one transaction per
     # 20 members, one BatchGetItem of their call locks: 11 for the 9 members left.
     "close": {"GetItem": 2, "UpdateItem": 5, "PutItem": 1, "Query": 1, "TransactWriteItems": 1, "BatchGetItem": 1},

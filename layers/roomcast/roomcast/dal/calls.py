@@ -27,7 +27,7 @@ from roomcast.dal.dynamo import dynamodb_client, from_item, key, to_item, values
 from roomcast.errors import Conflict
 from roomcast.models.signaling import CallState
 
-LOCK_SK = "CALL"
+LOCK_SK = keys.CALL_LOCK
 
 
 class LockTaken(Exception):

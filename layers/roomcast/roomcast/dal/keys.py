@@ -80,6 +80,10 @@ def user_pk(user_id: str) -> str:
     return f"USER#{user_id}"
 
 
+# The sort key of a user's call lock (under user_pk): one call at a time (dal/calls.py).
+CALL_LOCK = "CALL"
+
+
 def rate_sk(kind: str) -> str:
     return f"RATE#{kind}"
 

@@ -12,6 +12,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -58,6 +59,13 @@ CONFLICT_ATTEMPTS = 4
 # Memberships a close ends per transaction: 4 items each plus a presence delete per user,
 # within DynamoDB's 100 items per transaction.
 CLOSE_BATCH = 20
+
+
+@dataclass(frozen=True)
+class Left:
+    """A leave that happened, with the user's call lock as read in its transaction (or None)."""
+
+    call_lock: dict[str, Any] | None
 
 
 def _is_conflict(error: ClientError) -> bool:
@@ -453,7 +461,7 @@ class RoomStore:
             "ttl": self._member_ttl(expires_at),
         }
         for _attempt in range(MEMBERSHIP_ATTEMPTS):
-            room, user_connections = self._membership_state(member.room_id, member.user_id)
+            room, user_connections, _ = self._membership_state(member.room_id, member.user_id)
             if room is None:
                 raise RoomNotFound()
             if room.state != "open":
@@ -567,19 +575,24 @@ class RoomStore:
         # the repair that fixes the room's counters (logic/presence.py) gets there first.
         return expires_at + get_settings().member_ttl_grace_seconds
 
-    def _membership_state(self, room_id: str, user_id: str) -> tuple[Room | None, int]:
-        """The room and how many connections the user has in it, as one consistent read."""
+    def _membership_state(
+        self, room_id: str, user_id: str, with_call_lock: bool = False
+    ) -> tuple[Room | None, int, dict[str, Any] | None]:
+        """The room, how many connections the user has in it and (for a leave) the user's
+        call lock, as one consistent read."""
         pk = keys.room_pk(room_id)
-        response = self.client.transact_get_items(
-            TransactItems=[
-                {"Get": {"TableName": self.table, "Key": key(pk, keys.META)}},
-                {"Get": {"TableName": self.table, "Key": key(pk, keys.presence_sk(user_id))}},
-            ]
-        )
-        room_item, presence_item = (r.get("Item") for r in response["Responses"])
-        room = _room_from_item(from_item(room_item)) if room_item else None
-        connections = int(from_item(presence_item).get("connections", 0)) if presence_item else 0
-        return room, connections
+        gets = [
+            {"Get": {"TableName": self.table, "Key": key(pk, keys.META)}},
+            {"Get": {"TableName": self.table, "Key": key(pk, keys.presence_sk(user_id))}},
+        ]
+        if with_call_lock:
+            gets.append({"Get": {"TableName": self.table, "Key": key(keys.user_pk(user_id), keys.CALL_LOCK)}})
+        response = self.client.transact_get_items(TransactItems=gets)
+        items = [r.get("Item") for r in response["Responses"]]
+        room = _room_from_item(from_item(items[0])) if items[0] else None
+        connections = int(from_item(items[1]).get("connections", 0)) if items[1] else 0
+        lock = from_item(items[2]) if with_call_lock and items[2] else None
+        return room, connections, lock
 
     def get_member(self, room_id: str, connection_id: str, include_expired: bool = False) -> MemberRecord | None:
         response = self.client.get_item(
@@ -599,14 +612,15 @@ class RoomStore:
             raise NotMember()
         return member
 
-    def remove_member(self, member: MemberRecord, left_at: int, reason: str) -> bool:
+    def remove_member(self, member: MemberRecord, left_at: int, reason: str) -> Left | None:
         """Leave: the join's writes undone and its counters taken back, in one transaction;
-        False if the membership was already gone (a second leave changes nothing)."""
+        None if the membership was already gone (a second leave changes nothing). The
+        user's call lock is read with the counters, for the leave's call check."""
         pk = keys.room_pk(member.room_id)
         for _attempt in range(MEMBERSHIP_ATTEMPTS):
-            room, user_connections = self._membership_state(member.room_id, member.user_id)
+            room, user_connections, lock = self._membership_state(member.room_id, member.user_id, with_call_lock=True)
             if room is None:
-                return False
+                return None
             last_of_user = user_connections <= 1
             meta = _counter_change(room.stats, join=False, users_change=last_of_user)
             transact = [
@@ -652,25 +666,25 @@ class RoomStore:
                 if not codes:
                     raise
                 if codes[0] == "ConditionalCheckFailed":
-                    return False
+                    return None
                 if codes[5] == "ConditionalCheckFailed":
                     # The room count is gone (only TTL removes it, after the connection's
                     # life): leave without it rather than never.
                     transact.pop()
                     try:
                         _retry_conflicts(self.client.transact_write_items, TransactItems=transact)
-                        return True
+                        return Left(lock)
                     except ClientError as again:
                         codes = _cancellation_codes(again)
                         if codes and codes[0] == "ConditionalCheckFailed":
-                            return False
+                            return None
                         if not codes or "ConditionalCheckFailed" not in (codes[3], codes[4]):
                             raise
                         continue
                 if "ConditionalCheckFailed" in (codes[3], codes[4]):
                     continue  # another connection of this user moved the counters
                 raise
-            return True
+            return Left(lock)
         raise Conflict("the room is busy; try again")
 
     def room_members(self, room_id: str) -> tuple[list[MemberRecord], list[MemberRecord]]:

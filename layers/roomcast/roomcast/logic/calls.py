@@ -26,7 +26,12 @@ from roomcast.observability import metrics
 _END_REASONS = {"disconnect": "disconnected", "gone": "disconnected", "leave": "left"}
 
 
-def end_calls_for_member(services: Services, member: MemberRecord, reason: str) -> bool:
+_READ = object()
+
+
+def end_calls_for_member(
+    services: Services, member: MemberRecord, reason: str, lock: dict[str, Any] | object | None = _READ
+) -> bool:
     """A membership ended (leave, disconnect, 410 Gone): end the user's call in that room.
 
     The call ends when the departing connection is the one the call is pinned to, or,
@@ -34,8 +39,10 @@ def end_calls_for_member(services: Services, member: MemberRecord, reason: str) 
     The peer gets a call-hangup relay with the reason (e.g. "disconnected").
     """
     calls = services.calls
-    lock = calls.get_lock(member.user_id)
-    if not lock or lock.get("room_id") != member.room_id:
+    # A leave passes the lock it read with its counters (one request fewer); a close, none.
+    if lock is _READ:
+        lock = calls.get_lock(member.user_id)
+    if not isinstance(lock, dict) or lock.get("room_id") != member.room_id:
         return False
     call_id = str(lock["call_id"])
     # Two rounds: a transition that lands between the read and the write (an accept

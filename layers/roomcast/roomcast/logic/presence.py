@@ -78,9 +78,10 @@ def end_membership(
     """Remove a membership, end its session, count the leave and tell the room."""
     left_at = now_ms()
     # One transaction: membership, session, links and the room's counters together.
-    if not services.store.remove_member(member, left_at, reason):
+    left = services.store.remove_member(member, left_at, reason)
+    if left is None:
         return False
-    _end_calls(services, member, reason)
+    _end_calls(services, member, reason, left.call_lock)
     # Member events are not sent in rooms above the split threshold (logic/fanout.py).
     remaining = fanout.small_room_members(services, member.room_id) if announce else None
     if remaining is not None:
@@ -99,13 +100,13 @@ def end_membership(
     return True
 
 
-def _end_calls(services: Services, member: MemberRecord, reason: str) -> None:
+def _end_calls(services: Services, member: MemberRecord, reason: str, call_lock: dict[str, Any] | None) -> None:
     """A member who leaves (or whose connection is over) ends the call it holds in the room."""
     # Imported here: calls and their models (~25 ms) are for leaves, not for every cold start.
     from roomcast.logic.calls import end_calls_for_member
 
     try:
-        end_calls_for_member(services, member, reason)
+        end_calls_for_member(services, member, reason, call_lock)
     except Exception:
         # The membership is already gone; a call left behind still ends by its peer's
         # hang-up, the ring timer, or the lock's TTL.
