@@ -534,20 +534,7 @@ class RoomStore:
             batch = members[start : start + CLOSE_BATCH]
             transact: list[dict[str, Any]] = []
             for member in batch:
-                transact += [
-                    {"Delete": {"TableName": self.table, "Key": key(pk, keys.member_sk(member.connection_id)),
-                                "ConditionExpression": "attribute_exists(pk)"}},
-                    {"Update": {"TableName": self.table, "Key": key(pk, keys.session_sk(member.session_id)),
-                                "UpdateExpression": "SET left_at = :l, duration_ms = :d, end_reason = :r",
-                                "ExpressionAttributeValues": values(
-                                    l=left_at, d=max(0, left_at - member.joined_at), r=reason)}},
-                    {"Delete": {"TableName": self.table,
-                                "Key": key(keys.conn_pk(member.connection_id), keys.conn_room_sk(room_id))}},
-                    {"Update": {"TableName": self.table, "Key": key(keys.conn_pk(member.connection_id), keys.ROOM_COUNT),
-                                "UpdateExpression": "ADD room_count :minus",
-                                "ConditionExpression": "attribute_exists(room_count)",
-                                "ExpressionAttributeValues": values(minus=-1)}},
-                ]
+                transact += self._leave_writes(member, left_at, reason)
             for user_id in dict.fromkeys(m.user_id for m in batch):
                 transact.append({"Delete": {"TableName": self.table, "Key": key(pk, keys.presence_sk(user_id))}})
             try:
@@ -612,6 +599,25 @@ class RoomStore:
             raise NotMember()
         return member
 
+    def _leave_writes(self, member: MemberRecord, left_at: int, reason: str) -> list[dict[str, Any]]:
+        """What every leave writes but the counters: the membership deleted (it must still
+        exist), its session ended, the connection's link deleted and its room count lowered
+        (it must exist: a missing one is a leave the caller handles)."""
+        pk = keys.room_pk(member.room_id)
+        return [
+            {"Delete": {"TableName": self.table, "Key": key(pk, keys.member_sk(member.connection_id)),
+                        "ConditionExpression": "attribute_exists(pk)"}},
+            {"Update": {"TableName": self.table, "Key": key(pk, keys.session_sk(member.session_id)),
+                        "UpdateExpression": "SET left_at = :l, duration_ms = :d, end_reason = :r",
+                        "ExpressionAttributeValues": values(l=left_at, d=max(0, left_at - member.joined_at), r=reason)}},
+            {"Delete": {"TableName": self.table,
+                        "Key": key(keys.conn_pk(member.connection_id), keys.conn_room_sk(member.room_id))}},
+            {"Update": {"TableName": self.table, "Key": key(keys.conn_pk(member.connection_id), keys.ROOM_COUNT),
+                        "UpdateExpression": "ADD room_count :minus",
+                        "ConditionExpression": "attribute_exists(room_count)",
+                        "ExpressionAttributeValues": values(minus=-1)}},
+        ]
+
     def remove_member(self, member: MemberRecord, left_at: int, reason: str) -> Left | None:
         """Leave: the join's writes undone and its counters taken back, in one transaction;
         None if the membership was already gone (a second leave changes nothing). The
@@ -623,41 +629,15 @@ class RoomStore:
                 return None
             last_of_user = user_connections <= 1
             meta = _counter_change(room.stats, join=False, users_change=last_of_user)
+            member_delete, session_end, link_delete, room_count_down = self._leave_writes(member, left_at, reason)
+            # Indexes matter: the cancellation codes are read by position below.
             transact = [
-                {
-                    "Delete": {
-                        "TableName": self.table,
-                        "Key": key(pk, keys.member_sk(member.connection_id)),
-                        "ConditionExpression": "attribute_exists(pk)",
-                    }
-                },
-                {
-                    "Update": {
-                        "TableName": self.table,
-                        "Key": key(pk, keys.session_sk(member.session_id)),
-                        "UpdateExpression": "SET left_at = :l, duration_ms = :d, end_reason = :r",
-                        "ExpressionAttributeValues": values(
-                            l=left_at, d=max(0, left_at - member.joined_at), r=reason
-                        ),
-                    }
-                },
-                {
-                    "Delete": {
-                        "TableName": self.table,
-                        "Key": key(keys.conn_pk(member.connection_id), keys.conn_room_sk(member.room_id)),
-                    }
-                },
+                member_delete,
+                session_end,
+                link_delete,
                 {"Update": {"TableName": self.table, "Key": key(pk, keys.META), **meta}},
                 _presence_leave(self.table, key(pk, keys.presence_sk(member.user_id)), user_connections),
-                {
-                    "Update": {
-                        "TableName": self.table,
-                        "Key": key(keys.conn_pk(member.connection_id), keys.ROOM_COUNT),
-                        "UpdateExpression": "ADD room_count :minus",
-                        "ConditionExpression": "attribute_exists(room_count)",
-                        "ExpressionAttributeValues": values(minus=-1),
-                    }
-                },
+                room_count_down,
             ]
             try:
                 _retry_conflicts(self.client.transact_write_items, TransactItems=transact)
