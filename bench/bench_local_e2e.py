@@ -37,7 +37,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from roomcast_local.harness import RunningRuntime, start_runtime
+from roomcast_local.harness import RunningRuntime, child_pids, start_runtime
 
 LIMITS = {"clients": 1000, "rooms": 200, "messages": 100, "rate": 500.0}
 MAX_RUNTIME_RSS_MB = 6000  # bounded: the run stops before the machine suffers
@@ -53,22 +53,9 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
 def memory(runtime: RunningRuntime) -> tuple[float, float, int]:
     """(runtime process RSS, its workers' RSS summed, worker count) in MB."""
-    workers = children(runtime.process.pid)
+    workers = child_pids(runtime.process.pid)
     return rss_mb(runtime.process.pid), sum(rss_mb(p) for p in workers), len(workers)
 
 

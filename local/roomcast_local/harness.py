@@ -19,6 +19,22 @@ from typing import Any
 
 from roomcast_local.runtime import READY_PREFIX
 
+
+def child_pids(pid: int) -> set[int]:
+    """The processes whose parent is `pid` (the runtime's function workers), from /proc."""
+    found: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # gone meanwhile
+            # The field after the parenthesised command name (which may hold spaces) is the
+            # state, then the parent pid.
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

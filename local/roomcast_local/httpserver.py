@@ -27,6 +27,8 @@ from roomcast_local.template import HttpAuthorizer, HttpRoute
 from roomcast_local.wsgateway import Gone, TooLarge, WebSocketGateway
 
 API_PREFIX = "/api"
+# Authorizer answers cached at most (one per identity, as API Gateway caches them).
+AUTH_CACHE_ENTRIES = 1000
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway HTTP API's payload limit
 
 InvokeSync = Callable[[str, Any], Any]
@@ -256,6 +258,11 @@ class LocalHttpServer:
                 return 500, {"message": "Internal Server Error"}
             if ttl > 0:
                 with self._auth_lock:
+                    if len(self._auth_cache) >= AUTH_CACHE_ENTRIES:
+                        # Many distinct keys (a scan of wrong ones): drop what has expired,
+                        # and everything if that is not enough, so memory stays bounded.
+                        live = {k: v for k, v in self._auth_cache.items() if v[0] > now}
+                        self._auth_cache = live if len(live) < AUTH_CACHE_ENTRIES else {}
                     self._auth_cache[cache_key] = (now + ttl, allowed, context)
         if not allowed:
             return 403, {"message": "Forbidden"}

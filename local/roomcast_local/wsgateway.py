@@ -424,14 +424,12 @@ class WebSocketGateway:
             body = result.get("body") if isinstance(result, dict) and "statusCode" in result else result
             if body is not None and body != "":
                 text = body if isinstance(body, str) else json.dumps(body)
-                if len(text.encode("utf-8", "surrogatepass")) > MAX_MESSAGE_BYTES:
+                size = len(text.encode("utf-8", "surrogatepass"))
+                if size > MAX_MESSAGE_BYTES:
                     # API Gateway does not send a message over 128 KB to a client; the
                     # route's caller gets the failed-integration frame instead (the socket
                     # stays open), and the runtime says why.
-                    self.log(
-                        f"route {route.key} answered {len(text.encode('utf-8', 'surrogatepass'))} bytes, over the "
-                        f"{MAX_MESSAGE_BYTES}-byte message limit: not sent"
-                    )
+                    self.log(f"route {route.key} answered {size} bytes, over the {MAX_MESSAGE_BYTES}-byte message limit: not sent")
                     text = json.dumps(
                         {"message": "Internal server error", "connectionId": conn.connection_id,
                          "requestId": context["requestId"]}

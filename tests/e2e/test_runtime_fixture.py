@@ -17,7 +17,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from roomcast_local.harness import RunningRuntime, start_runtime
+from roomcast_local.harness import RunningRuntime, child_pids, start_runtime
 from tests.e2e.aio import run
 
 pytestmark = pytest.mark.e2e
@@ -329,19 +329,6 @@ def test_sqs_source_partial_failures_and_redrive(fixture_runtime: RunningRuntime
 # ---------------------------------------------------------------------- Ctrl-C
 
 
-def _children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.add(int(entry.name))
-    return found
-
-
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads worker pids from /proc")
 def test_ctrl_c_stops_everything_and_exits_zero(tmp_path: Path) -> None:
     runtime = start_runtime("--no-receiver", template=FIXTURE, log_path=tmp_path / "runtime.log")
@@ -357,7 +344,7 @@ def test_ctrl_c_stops_everything_and_exits_zero(tmp_path: Path) -> None:
                     await asyncio.wait_for(ws.recv(), WAIT)
                 assert ws.close_code == 1001
 
-        workers = _children(runtime.process.pid)
+        workers = child_pids(runtime.process.pid)
         assert workers
         run(hold())
         assert runtime.process.wait(timeout=30) == 0

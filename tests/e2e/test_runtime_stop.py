@@ -18,7 +18,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from roomcast_local.harness import start_runtime
+from roomcast_local.harness import child_pids, start_runtime
 from tests.e2e.aio import run
 
 pytestmark = pytest.mark.e2e
@@ -31,19 +31,6 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
-
-
-def _workers(pid: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.add(int(entry.name))
-    return found
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads worker pids from /proc")
@@ -90,7 +77,7 @@ def test_a_signal_under_load_stops_everything_and_exits_zero(tmp_path: Path, sig
                 task.cancel()
             return codes
 
-        workers = _workers(runtime.process.pid)
+        workers = child_pids(runtime.process.pid)
         assert workers
         codes = run(chat_then_signal())
         assert runtime.process.wait(timeout=30) == 0
@@ -104,4 +91,4 @@ def test_a_signal_under_load_stops_everything_and_exits_zero(tmp_path: Path, sig
     assert open_at_stop == invoked == CLIENTS  # each socket's $disconnect was invoked
     assert completed + failed == invoked  # and each one is accounted for
     assert "stopped (" in log and "Traceback" not in log
-    assert [pid for pid in workers | _workers(runtime.process.pid) if _alive(pid)] == []
+    assert [pid for pid in workers | child_pids(runtime.process.pid) if _alive(pid)] == []

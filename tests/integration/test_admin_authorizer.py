@@ -100,3 +100,20 @@ def test_answers_are_cached_per_key(server):
         assert _get(http, "/rooms", ADMIN_KEY)[0] == 200
     assert invocations.calls.count("AdminAuthorizerFunction") == 2
     assert invocations.calls.count("AdminFunction") == 5
+
+
+def test_the_answer_cache_stays_bounded_under_a_scan_of_wrong_keys(server):
+    from roomcast_local.httpserver import AUTH_CACHE_ENTRIES
+
+    http, invocations = server
+    authorizer = next(c.route.authorizer for c in http.router.routes if c.route.authorizer is not None)
+
+    def event(api_key: str) -> dict[str, Any]:
+        return {"headers": {"x-api-key": api_key}, "rawPath": "/rooms",
+                "requestContext": {"apiId": "adminhttpapi", "http": {"method": "GET"}}}
+
+    for i in range(AUTH_CACHE_ENTRIES + 200):
+        assert http.authorize(authorizer, event(f"wrong-{i}")) == (403, {"message": "Forbidden"})
+        assert len(http._auth_cache) <= AUTH_CACHE_ENTRIES
+    assert http.authorize(authorizer, event(ADMIN_KEY)) is None  # the right key still passes
+    assert invocations.calls.count("AdminAuthorizerFunction") == AUTH_CACHE_ENTRIES + 201

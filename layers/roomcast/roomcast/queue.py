@@ -59,8 +59,9 @@ def reset_caches() -> None:
     redrive_policy.cache_clear()
 
 
-class JobsQueue:
-    """Delivery jobs: one per close or replay; the delivery function sets visibility per retry."""
+class _Queue:
+    """One SQS queue by URL; its client is created on first use (a function that never
+    sends does not pay for it) unless one is given."""
 
     def __init__(self, queue_url: str, client: Any | None = None) -> None:
         self.queue_url = queue_url
@@ -68,8 +69,11 @@ class JobsQueue:
 
     @property
     def client(self) -> Any:
-        # Created on first use: a function that never sends does not pay for the client.
         return self._client or sqs_client()
+
+
+class JobsQueue(_Queue):
+    """Delivery jobs: one per close or replay; the delivery function sets visibility per retry."""
 
     def send(self, job: DeliveryJob) -> str:
         if not self.queue_url:
@@ -95,16 +99,8 @@ def change_visibility(queue_url: str, receipt_handle: str, seconds: int) -> None
     )
 
 
-class FanoutQueue:
+class FanoutQueue(_Queue):
     """Range jobs of a split fan-out (docs/scaling-and-cost.md), sent 10 per call."""
-
-    def __init__(self, queue_url: str, client: Any | None = None) -> None:
-        self.queue_url = queue_url
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        return self._client or sqs_client()
 
     def send_batch(self, bodies: list[str]) -> list[int]:
         """Send up to 10 bodies; returns the indexes that SQS did not take (after one retry)."""
@@ -120,21 +116,12 @@ class FanoutQueue:
         return pending
 
 
-class RingTimer:
+class RingTimer(_Queue):
     """Delayed messages the call timer function turns into `missed` if still invited.
 
     Without a queue URL (a function that never rings) `enabled` is False and the lazy
     check in logic/signaling.py is the only timeout.
     """
-
-    def __init__(self, queue_url: str, client: Any | None = None) -> None:
-        self.queue_url = queue_url
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        # Created on first use: a function that never sends does not pay for the client.
-        return self._client or sqs_client()
 
     @property
     def enabled(self) -> bool:

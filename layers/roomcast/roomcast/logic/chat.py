@@ -141,11 +141,11 @@ def _bounded_joined(
     budget = pages.budget_for(frame)
     wanted_by_history = min(pages.encoded_size([m.dump() for m in messages]), budget // 2)
     keep_members = pages.first_that_fit(members, budget - wanted_by_history)
+    frame.members = members[:keep_members]
     if keep_members < len(members):
         frame.members_truncated = True
-    frame.members = members[:keep_members]
-    budget -= pages.encoded_size([m.dump() for m in frame.members]) + (len('"members_truncated":true,') if frame.members_truncated else 0)
-    frame.history.messages, frame.history.next_cursor = _bounded_history(messages, cursor, budget)
+    # What is left once the members are in (the frame measured again, exactly).
+    frame.history.messages, frame.history.next_cursor = _bounded_history(messages, cursor, pages.budget_for(frame))
     return frame
 
 
@@ -169,14 +169,13 @@ def take_rate_tokens(services: Services, caller: Caller, kind: str) -> None:
     (burst, per_second), (user_burst, user_per_second) = limits[kind]
     now = now_ms()
     ttl = now // 1000 + settings.connection_ttl_seconds
-    for bucket, whose in (
-        (Bucket.per_connection(caller.connection_id, kind, burst, per_second), "a connection"),
-        (Bucket.per_user(caller.identity.user_id, kind, user_burst, user_per_second), "a user"),
+    for bucket, limit, whose in (
+        (Bucket.per_connection(caller.connection_id, kind, burst, per_second), per_second, "a connection"),
+        (Bucket.per_user(caller.identity.user_id, kind, user_burst, user_per_second), user_per_second, "a user"),
     ):
         wait_ms = rate.take(services.store.client, services.store.table, bucket, now, ttl)
         if wait_ms is not None:
             metrics.add_metric(name=f"RateLimited.{kind}", unit="Count", value=1)
-            limit = per_second if bucket.pk.startswith("CONN#") else user_per_second
             raise RateLimited(f"{kind} is limited to {limit:g} per second for {whose}", retry_after_ms=wait_ms)
 
 
