@@ -1,7 +1,7 @@
 """Generate docs/openapi.json (OpenAPI 3) from the admin function's resolver.
 
-The routes, parameters, bodies and answers come from functions/admin/app.py itself
-(Powertools builds the document from the same declarations it validates requests
+The routes, parameters, bodies and answers come from functions/admin/app.py and the
+roomcast.admin_routes routers it includes (Powertools builds the document from the same declarations it validates requests
 with), so the contract cannot drift from the code: tests/unit/test_openapi.py fails
 when the committed file is stale and validates it with openapi-spec-validator.
 docs/admin-api.md is the prose reference; the local runtime serves this file with

@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import ValidationError
 
 from roomcast import auth
+from roomcast.admin_routes import RoomPath, answers, json_response
 from roomcast.errors import (
     BadRequest,
     NotFound,
@@ -27,14 +28,12 @@ from roomcast.errors import (
 from roomcast.logic import closing, range_jobs, rooms, webhook_admin
 from roomcast.models.admin import (
     CreateRoomRequest,
-    ErrorBody,
     HealthView,
     MintTokenRequest,
     RoomList,
     RoomView,
     TokenResponse,
 )
-from roomcast.models.common import RoomId
 from roomcast.models.fanout import BroadcastRequest, BroadcastView
 from roomcast.models.webhooks import CloseResponse, DeliveryList, ReplayResponse
 from roomcast.observability import logger, metrics
@@ -47,33 +46,9 @@ app = APIGatewayHttpResolver(enable_validation=True)
 OPEN_PATHS = frozenset({"/health"})
 API_KEY_HEADER = "x-api-key"
 
-# Every route may answer these; each route adds its own success and domain errors.
-_ERRORS: dict[int, Any] = {
-    400: {"description": "bad_request: a parameter or the body is invalid", "content": {"application/json": {"model": ErrorBody}}},
-    401: {"description": "unauthorized: missing or invalid X-Api-Key", "content": {"application/json": {"model": ErrorBody}}},
-    500: {"description": "internal_error (no detail; the trace is logged)", "content": {"application/json": {"model": ErrorBody}}},
-}
-
-
-def _answers(status: int, description: str, model: Any, more: dict[int, str] | None = None) -> dict[int, Any]:
-    """The OpenAPI responses of a route: its success, the common errors, and `more` (status -> description).
-
-    Routes carry no return annotation: the resolver would re-serialise the model with its
-    None fields as nulls; the bodies stay the models' own dump(), as documented here."""
-    answers: dict[int, Any] = {status: {"description": description, "content": {"application/json": {"model": model}}}}
-    answers.update(_ERRORS)
-    for code, text in (more or {}).items():
-        answers[code] = {"description": text, "content": {"application/json": {"model": ErrorBody}}}
-    return answers
-
-
-def _json(status: int, body: dict[str, Any]) -> Response:
-    return Response(status_code=status, content_type="application/json", body=json.dumps(body))
-
-
 @app.exception_handler(RoomcastError)
 def _domain_error(exc: RoomcastError) -> Response:
-    return _json(http_status(exc), error_body(exc))
+    return json_response(http_status(exc), error_body(exc))
 
 
 @app.not_found
@@ -85,7 +60,7 @@ def _no_route(exc: Exception) -> Response:
 def _unexpected(exc: Exception) -> Response:
     # Our error body with no detail, rather than API Gateway's bare 500; the trace is logged.
     logger.exception("admin request failed")
-    return _json(500, error_body(exc))
+    return json_response(500, error_body(exc))
 
 
 @app.exception_handler(RequestValidationError)
@@ -107,10 +82,7 @@ def _invalid(exc: ValidationError) -> Response:
     return _domain_error(BadRequest(f"{where}: {first['msg']}"[:200]))
 
 
-RoomPath = Annotated[RoomId, Path(description="the room's id")]
-
-
-_OPEN_ANSWERS = {k: v for k, v in _answers(200, "the function answers", HealthView).items() if k != 401}
+_OPEN_ANSWERS = {k: v for k, v in answers(200, "the function answers", HealthView).items() if k != 401}
 
 
 @app.get("/health", summary="Liveness (no key needed)", responses=_OPEN_ANSWERS, tags=["health"])
@@ -122,20 +94,20 @@ def health():
     "/rooms",
     summary="Create a room",
     description="With a callback_url, its webhook secret is generated unless given, and shown once in this answer.",
-    responses=_answers(201, "the room", RoomView, {409: "conflict: the room id is taken", 400: "bad_request or unsafe_url"}),
+    responses=answers(201, "the room", RoomView, {409: "conflict: the room id is taken", 400: "bad_request or unsafe_url"}),
     tags=["rooms"],
 )
 def create_room(request: Annotated[CreateRoomRequest, Body(embed=False)]):
     room, generated_secret = rooms.create_room_with_secret(services(), request)
     view = rooms.room_view(room)
     view.webhook_secret = generated_secret  # shown once, never again
-    return _json(201, view.dump())
+    return json_response(201, view.dump())
 
 
 @app.get(
     "/rooms",
     summary="List rooms, newest first",
-    responses=_answers(200, "a page of rooms (without members)", RoomList, {400: "bad_request or invalid_cursor"}),
+    responses=answers(200, "a page of rooms (without members)", RoomList, {400: "bad_request or invalid_cursor"}),
     tags=["rooms"],
 )
 def list_rooms(
@@ -148,7 +120,7 @@ def list_rooms(
 @app.get(
     "/rooms/<room_id>",
     summary="A room: stats, who is present, its latest calls, its delivery",
-    responses=_answers(200, "the room", RoomView, {404: "room_not_found"}),
+    responses=answers(200, "the room", RoomView, {404: "room_not_found"}),
     tags=["rooms"],
 )
 def get_room(room_id: RoomPath):
@@ -158,7 +130,7 @@ def get_room(room_id: RoomPath):
 @app.delete(
     "/rooms/<room_id>",
     summary="Close a room (idempotent: a second close answers the same delivery)",
-    responses=_answers(202, "closing or closed; the room.closed delivery is queued", CloseResponse, {404: "room_not_found"}),
+    responses=answers(202, "closing or closed; the room.closed delivery is queued", CloseResponse, {404: "room_not_found"}),
     tags=["rooms"],
 )
 def close_room(
@@ -166,13 +138,13 @@ def close_room(
     closed_by: Annotated[str | None, Query(description="who closed it (default admin-api; cut at 128 characters)")] = None,
 ):
     result = closing.close_room(services(), room_id, (closed_by or "admin-api")[:128])
-    return _json(202, result.dump())
+    return json_response(202, result.dump())
 
 
 @app.get(
     "/rooms/<room_id>/deliveries",
     summary="The room's webhook deliveries with every attempt",
-    responses=_answers(200, "deliveries, newest first", DeliveryList, {404: "room_not_found"}),
+    responses=answers(200, "deliveries, newest first", DeliveryList, {404: "room_not_found"}),
     tags=["deliveries"],
 )
 def list_deliveries(room_id: RoomPath):
@@ -182,7 +154,7 @@ def list_deliveries(room_id: RoomPath):
 @app.post(
     "/rooms/<room_id>/deliveries/<delivery_id>/replay",
     summary="Send a delivery again with the same webhook-ids (a new run)",
-    responses=_answers(
+    responses=answers(
         202, "queued", ReplayResponse, {404: "room_not_found or not_found", 409: "conflict: the room is not closed yet"}
     ),
     tags=["deliveries"],
@@ -190,7 +162,7 @@ def list_deliveries(room_id: RoomPath):
 def replay_delivery(
     room_id: RoomPath, delivery_id: Annotated[str, Path(max_length=64, description="the delivery's id")]
 ):
-    return _json(202, webhook_admin.replay(services(), room_id, delivery_id).dump())
+    return json_response(202, webhook_admin.replay(services(), room_id, delivery_id).dump())
 
 
 @app.post(
@@ -200,7 +172,7 @@ def replay_delivery(
         "The frame is stored and its range jobs queued; the answer is the broadcast's first view "
         "(state running). GET /broadcasts/{broadcast_id} follows its counts."
     ),
-    responses=_answers(
+    responses=answers(
         202,
         "queued",
         BroadcastView,
@@ -209,13 +181,13 @@ def replay_delivery(
     tags=["broadcasts"],
 )
 def create_broadcast(request: Annotated[BroadcastRequest, Body(embed=False)]):
-    return _json(202, range_jobs.create_broadcast(services(), request).dump())
+    return json_response(202, range_jobs.create_broadcast(services(), request).dump())
 
 
 @app.get(
     "/broadcasts/<broadcast_id>",
     summary="A broadcast's state and counts",
-    responses=_answers(200, "the broadcast", BroadcastView, {404: "not_found"}),
+    responses=answers(200, "the broadcast", BroadcastView, {404: "not_found"}),
     tags=["broadcasts"],
 )
 def get_broadcast(
@@ -228,11 +200,11 @@ def get_broadcast(
 @app.post(
     "/tokens",
     summary="Mint a connect token for the WebSocket API",
-    responses=_answers(201, "the token and when it expires", TokenResponse),
+    responses=answers(201, "the token and when it expires", TokenResponse),
     tags=["tokens"],
 )
 def mint_token(request: Annotated[MintTokenRequest, Body(embed=False)]):
-    return _json(201, rooms.mint(services(), request).dump())
+    return json_response(201, rooms.mint(services(), request).dump())
 
 
 def _refusal(event: dict[str, Any]) -> dict[str, Any] | None:
