@@ -53,7 +53,7 @@ EXPECTED: dict[str, dict[str, int]] = {
     # 9 for the room (its reads and state changes, zeroing the counters), one transaction per
     # 20 members, one BatchGetItem of their call locks: 11 for the 9 members left.
     "close": {"GetItem": 2, "UpdateItem": 5, "PutItem": 1, "Query": 1, "TransactWriteItems": 1, "BatchGetItem": 1},
-    "delivery": {"GetItem": 2, "UpdateItem": 4, "Query": 3, "PutItem": 1},
+    "delivery": {"TransactGetItems": 1, "UpdateItem": 1, "Query": 3, "TransactWriteItems": 1},
 }
 
 

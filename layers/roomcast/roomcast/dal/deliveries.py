@@ -6,6 +6,13 @@
 Attempt numbers are zero-padded so one Query returns a delivery followed by its
 attempts in order. Progress (parts delivered, run, lease) changes with conditional
 updates, so a duplicate SQS delivery of the same job cannot send a part twice.
+
+A sending worker holds the delivery's lease, so it numbers its attempts itself (from the
+`attempts` its claim returned) and writes each attempt with its effect on the delivery in
+one transaction (`record_attempt`); when that transaction's conditions fail (a replay
+started meanwhile, another writer moved the count), the attempt is written the long way:
+the count taken with `ADD`, the record, then each conditional update on its own, as
+before (docs/operations.md, "DynamoDB requests per operation").
 """
 
 from __future__ import annotations
@@ -14,10 +21,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from roomcast.aws_errors import cancellation_codes, error_code
 from roomcast.aws_errors import is_conditional_failure as _conditional_failed
 from roomcast.dal import keys
 from roomcast.dal.dynamo import dynamodb_client, from_item, key, query_pages, to_item, values
+from roomcast.dal.store import room_from_item
 from roomcast.errors import NotFound
+from roomcast.models.records import Room
 from roomcast.models.webhooks import AttemptRecord, DeliveryRecord
 
 _ATTEMPT = "#ATTEMPT#"
@@ -25,6 +35,27 @@ _ATTEMPT = "#ATTEMPT#"
 
 def attempt_sk(delivery_id: str, attempt: int) -> str:
     return f"{keys.delivery_sk(delivery_id)}{_ATTEMPT}{attempt:06d}"
+
+
+# A transaction cancelled for these reasons only wrote nothing and may be written the long way;
+# any other (throttling, validation) is raised.
+_FALLBACK_REASONS = frozenset({"None", "ConditionalCheckFailed", "TransactionConflict"})
+
+
+def _cancelled(error: ClientError) -> bool:
+    return error_code(error) == "TransactionCanceledException" and set(cancellation_codes(error)) <= _FALLBACK_REASONS
+
+
+def _sets(fields: dict[str, Any]) -> tuple[dict[str, str], list[str], dict[str, Any]]:
+    """`SET #fN = :vN` clauses with their names and values, one per field."""
+    names: dict[str, str] = {}
+    sets: list[str] = []
+    vals: dict[str, Any] = {}
+    for index, (name, value) in enumerate(fields.items()):
+        names[f"#f{index}"] = name
+        sets.append(f"#f{index} = :v{index}")
+        vals[f"v{index}"] = value
+    return names, sets, vals
 
 
 def _fields(record: DeliveryRecord, **overrides: Any) -> dict[str, Any]:
@@ -57,6 +88,21 @@ class DeliveryStore:
             TableName=self.table, Key=self._key(room_id, delivery_id), ConsistentRead=True
         ).get("Item")
         return DeliveryRecord(**from_item(item)) if item else None
+
+    def get_with_room(self, room_id: str, delivery_id: str) -> tuple[DeliveryRecord | None, Room | None]:
+        """The delivery and its room's META in one consistent read (one TransactGetItems)."""
+        pk = keys.room_pk(room_id)
+        response = self.client.transact_get_items(
+            TransactItems=[
+                {"Get": {"TableName": self.table, "Key": self._key(room_id, delivery_id)}},
+                {"Get": {"TableName": self.table, "Key": key(pk, keys.META)}},
+            ]
+        )
+        delivery, room = (r.get("Item") for r in response["Responses"])
+        return (
+            DeliveryRecord(**from_item(delivery)) if delivery else None,
+            room_from_item(from_item(room)) if room else None,
+        )
 
     def require(self, room_id: str, delivery_id: str) -> DeliveryRecord:
         record = self.get(room_id, delivery_id)
@@ -138,13 +184,9 @@ class DeliveryStore:
 
     def release(self, room_id: str, delivery_id: str, run: int, **fields: Any) -> bool:
         """Drop the lease and SET `fields`, if the run is still current."""
-        names = {"#run": "run", "#lease": "lease_until"}
-        sets: list[str] = []
-        vals: dict[str, Any] = {"run": run}
-        for index, (name, value) in enumerate(fields.items()):
-            names[f"#f{index}"] = name
-            sets.append(f"#f{index} = :v{index}")
-            vals[f"v{index}"] = value
+        names, sets, vals = _sets(fields)
+        names.update({"#run": "run", "#lease": "lease_until"})
+        vals["run"] = run
         expression = ("SET " + ", ".join(sets) + " " if sets else "") + "REMOVE #lease"
         params = {
             "TableName": self.table,
@@ -154,6 +196,58 @@ class DeliveryStore:
             "ExpressionAttributeNames": names,
         }
         return self._update(params, vals)
+
+    def record_attempt(
+        self, attempt: AttemptRecord, progress: int | None = None, release: dict[str, Any] | None = None
+    ) -> bool:
+        """One transaction: the attempt record (numbered by the lease holder), the delivery's
+        `attempts` moved to its number, and - when given - progress to part `progress` and the
+        lease dropped with `release`'s fields SET. False, with nothing written, when the
+        run is no longer current, the count is not the one before this attempt, or progress
+        is not forward: the caller then writes it the long way (`record_attempt_apart`)."""
+        names, sets, vals = _sets(release or {})
+        names["#run"] = "run"
+        sets.append("attempts = :n")
+        vals.update(n=attempt.attempt, run=attempt.run)
+        counted = "attempts = :before" if attempt.attempt > 1 else "(attribute_not_exists(attempts) OR attempts = :before)"
+        vals["before"] = attempt.attempt - 1
+        condition = f"attribute_exists(pk) AND #run = :run AND {counted}"
+        if progress is not None:
+            sets.append("parts_delivered = :p")
+            vals["p"] = progress
+            condition += " AND parts_delivered < :p"
+        expression = "SET " + ", ".join(sets)
+        if release is not None:
+            names["#lease"] = "lease_until"
+            expression += " REMOVE #lease"
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self.table, "Item": to_item(self._attempt_item(attempt)),
+                             "ConditionExpression": "attribute_not_exists(sk)"}},
+                    {"Update": {"TableName": self.table, "Key": self._key(attempt.room_id, attempt.delivery_id),
+                                "UpdateExpression": expression, "ConditionExpression": condition,
+                                "ExpressionAttributeNames": names, "ExpressionAttributeValues": values(**vals)}},
+                ]
+            )
+        except ClientError as exc:
+            if _cancelled(exc):
+                return False
+            raise
+        return True
+
+    def record_attempt_apart(
+        self, attempt: AttemptRecord, progress: int | None = None, release: dict[str, Any] | None = None
+    ) -> int:
+        """The attempt written as separate requests (a fresh number from `ADD attempts`, the
+        record, then progress and release each under its own condition); returns the number used."""
+        number = self.next_attempt_number(attempt.room_id, attempt.delivery_id)
+        self.put_attempt(attempt.model_copy(update={"attempt": number}))
+        if progress is not None:
+            self.part_delivered(attempt.room_id, attempt.delivery_id, attempt.run, progress)
+        if release is not None:
+            self.release(attempt.room_id, attempt.delivery_id, attempt.run, **release)
+        return number
 
     def part_delivered(self, room_id: str, delivery_id: str, run: int, part: int) -> bool:
         """Advance progress to `part` (only forward, only within the run)."""
@@ -195,14 +289,18 @@ class DeliveryStore:
             raise
         return int(response["Attributes"]["run"]["N"])
 
-    def put_attempt(self, attempt: AttemptRecord) -> None:
+    @staticmethod
+    def _attempt_item(attempt: AttemptRecord) -> dict[str, Any]:
         item = attempt.model_dump(exclude_none=True)
         item.update(
             pk=keys.room_pk(attempt.room_id),
             sk=attempt_sk(attempt.delivery_id, attempt.attempt),
             entity="delivery_attempt",
         )
-        self.client.put_item(TableName=self.table, Item=to_item(item))
+        return item
+
+    def put_attempt(self, attempt: AttemptRecord) -> None:
+        self.client.put_item(TableName=self.table, Item=to_item(self._attempt_item(attempt)))
 
     def for_room(self, room_id: str) -> list[tuple[DeliveryRecord, list[AttemptRecord]]]:
         """Every delivery of a room with its attempts: one Query on the room's partition."""

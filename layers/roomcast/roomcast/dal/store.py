@@ -106,7 +106,7 @@ def _is_throttled(error: ClientError) -> bool:
     return code in _THROTTLE_CODES or "ThrottlingError" in _cancellation_codes(error)
 
 
-def _room_from_item(item: dict[str, Any]) -> Room:
+def room_from_item(item: dict[str, Any]) -> Room:
     stats = RoomStats(**{f: int(item.get(f, 0)) for f in STAT_FIELDS})
     return Room(**{k: v for k, v in item.items() if k not in STAT_FIELDS}, stats=stats)
 
@@ -281,7 +281,7 @@ class RoomStore:
             TableName=self.table, Key=key(keys.room_pk(room_id), keys.META), ConsistentRead=consistent
         )
         item = response.get("Item")
-        return _room_from_item(from_item(item)) if item else None
+        return room_from_item(from_item(item)) if item else None
 
     def require_room(self, room_id: str) -> Room:
         room = self.get_room(room_id)
@@ -328,7 +328,7 @@ class RoomStore:
                 RequestItems={self.table: {"Keys": pending, "ConsistentRead": True}}
             )
             for item in result.get("Responses", {}).get(self.table, []):
-                room = _room_from_item(from_item(item))
+                room = room_from_item(from_item(item))
                 found[room.room_id] = room
             pending = result.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
         return found
@@ -576,7 +576,7 @@ class RoomStore:
             gets.append({"Get": {"TableName": self.table, "Key": key(keys.user_pk(user_id), keys.CALL_LOCK)}})
         response = self.client.transact_get_items(TransactItems=gets)
         items = [r.get("Item") for r in response["Responses"]]
-        room = _room_from_item(from_item(items[0])) if items[0] else None
+        room = room_from_item(from_item(items[0])) if items[0] else None
         connections = int(from_item(items[1]).get("connections", 0)) if items[1] else 0
         lock = from_item(items[2]) if with_call_lock and items[2] else None
         return room, connections, lock

@@ -213,8 +213,7 @@ def deliver(services: Services, received: ReceivedJob) -> Outcome:
     log = {"room_id": job.room_id, "delivery_id": job.delivery_id, "run": job.run,
            "receive_count": received.receive_count}
     deliveries = services.deliveries
-    record = deliveries.get(job.room_id, job.delivery_id)
-    room = services.store.get_room(job.room_id)
+    record, room = deliveries.get_with_room(job.room_id, job.delivery_id)
     if record is None or room is None or room.delivery_id != job.delivery_id:
         logger.warning("job for an unknown delivery dropped", extra=log)
         return "unknown"
@@ -302,6 +301,7 @@ def _send_parts(
         return "no_endpoint"
     last = received.receive_count >= len(plan)
     slot = plan[min(received.receive_count, len(plan)) - 1]
+    attempts = _Attempts(services, job, received, record.attempts)
 
     def fail(error: str, part: int | None, result: sender.SendResult | None = None) -> Exception:
         now = clock.now()
@@ -316,16 +316,15 @@ def _send_parts(
                 needed = math.ceil(wait / schedule.MAX_PLANNED_WAIT)
                 receives = max(1, min(max(receives, needed), len(plan) - received.receive_count))
         next_in = math.ceil(wait)
-        _attempt(services, job, part, result, error, "failed" if last else "retry", None if last else next_in, received)
-        deliveries.release(
-            job.room_id,
-            job.delivery_id,
-            job.run,
-            last_error=error,
-            status="failed" if last else "retrying",
-            next_attempt_at=int((now + wait) * 1000),
-            next_attempt_receive=received.receive_count + receives,
-            **({"last_status_code": result.status_code} if result and result.status_code else {}),
+        attempts.record(
+            part, result, error, "failed" if last else "retry", None if last else next_in,
+            release={
+                "last_error": error,
+                "status": "failed" if last else "retrying",
+                "next_attempt_at": int((now + wait) * 1000),
+                "next_attempt_receive": received.receive_count + receives,
+                **({"last_status_code": result.status_code} if result and result.status_code else {}),
+            },
         )
         metrics.add_metric(name="WebhookExhausted" if last else "WebhookRetry", unit="Count", value=1)
         if last:
@@ -357,19 +356,26 @@ def _send_parts(
     )
     delivered = record.parts_delivered
     total = 0
-    for part in parts:
-        total = part.number
-        if part.number <= delivered:
+    finished = False  # the outcome was written with the last part's attempt
+    remaining = iter(parts)
+    part = next(remaining, None)
+    while part is not None:
+        # The next part is built before this one is sent: the last part's attempt then
+        # carries the delivery's outcome in the same write.
+        following = next(remaining, None)
+        current, part = part, following
+        total = current.number
+        if current.number <= delivered:
             continue  # acknowledged by an earlier attempt of this run
         budget = attempt_budget()
         if budget is None:
-            logger.warning("too little Lambda time left for a part: retried", extra={**log, "part": part.number})
-            return _failed(services, received, job, log, fail("function_time_exhausted", part.number), None)
-        wid = webhook_id(job.delivery_id, part.number)
-        headers = signing.webhook_headers(secrets, wid, int(clock.now()), part.body)
+            logger.warning("too little Lambda time left for a part: retried", extra={**log, "part": current.number})
+            return _failed(services, received, job, log, fail("function_time_exhausted", current.number), None)
+        wid = webhook_id(job.delivery_id, current.number)
+        headers = signing.webhook_headers(secrets, wid, int(clock.now()), current.body)
         result = sender.post(
             target,
-            part.body,
+            current.body,
             headers,
             settings.webhook_connect_timeout,
             settings.webhook_read_timeout,
@@ -377,25 +383,25 @@ def _send_parts(
             deadline_seconds=budget,
         )
         if result.ok:
-            _attempt(services, job, part.number, result, None, "delivered", None, received)
-            deliveries.part_delivered(job.room_id, job.delivery_id, job.run, part.number)
-            delivered = part.number
+            finished = following is None
+            attempts.record(current.number, result, None, "delivered", None, progress=current.number,
+                            release=_delivered_fields(total) if finished else None)
+            delivered = current.number
             continue
         if result.status_code == 410:
-            _attempt(services, job, part.number, result, result.error, "disabled", None, received)
-            deliveries.release(
-                job.room_id, job.delivery_id, job.run,
-                status="disabled", disabled_at=clock.now_ms(), last_status_code=410, last_error="http_410",
+            attempts.record(
+                current.number, result, result.error, "disabled", None,
+                release={"status": "disabled", "disabled_at": clock.now_ms(), "last_status_code": 410,
+                         "last_error": "http_410"},
             )
             metrics.add_metric(name="WebhookEndpointDisabled", unit="Count", value=1)
             logger.warning("webhook endpoint answered 410: disabled", extra=log)
             return "disabled"
-        return _failed(services, received, job, log, fail(result.error or "failed", part.number, result), None)
+        return _failed(services, received, job, log, fail(result.error or "failed", current.number, result), None)
 
-    deliveries.release(
-        job.room_id, job.delivery_id, job.run,
-        status="delivered", delivered_at=clock.now_ms(), parts_total=total, last_error="",
-    )
+    if not finished:
+        # Every part was acknowledged before this receive (its outcome was not written then).
+        deliveries.release(job.room_id, job.delivery_id, job.run, **_delivered_fields(total))
     metrics.add_metric(name="WebhookDelivered", unit="Count", value=1)
     logger.info("webhook delivered", extra={**log, "parts": total})
     return "delivered"
@@ -418,22 +424,32 @@ def _failed(
     raise outcome from cause
 
 
-def _attempt(
-    services: Services,
-    job: DeliveryJob,
-    part: int | None,
-    result: sender.SendResult | None,
-    error: str | None,
-    outcome: Literal["delivered", "retry", "disabled", "failed"],
-    next_in: int | None,
-    received: ReceivedJob,
-) -> None:
-    number = services.deliveries.next_attempt_number(job.room_id, job.delivery_id)
-    services.deliveries.put_attempt(
-        AttemptRecord(
+def _delivered_fields(parts_total: int) -> dict[str, Any]:
+    return {"status": "delivered", "delivered_at": clock.now_ms(), "parts_total": parts_total, "last_error": ""}
+
+
+class _Attempts:
+    """The attempts of one lease: numbered here (the lease holder is the only sender), each
+    written with its effect on the delivery in one transaction (DeliveryStore.record_attempt)."""
+
+    def __init__(self, services: Services, job: DeliveryJob, received: ReceivedJob, before: int) -> None:
+        self.services, self.job, self.received, self.last = services, job, received, before
+
+    def record(
+        self,
+        part: int | None,
+        result: sender.SendResult | None,
+        error: str | None,
+        outcome: Literal["delivered", "retry", "disabled", "failed"],
+        next_in: int | None,
+        progress: int | None = None,
+        release: dict[str, Any] | None = None,
+    ) -> None:
+        job = self.job
+        attempt = AttemptRecord(
             room_id=job.room_id,
             delivery_id=job.delivery_id,
-            attempt=number,
+            attempt=self.last + 1,
             run=job.run,
             part=part,
             webhook_id=webhook_id(job.delivery_id, part) if part else None,
@@ -444,9 +460,13 @@ def _attempt(
             response=result.response if result else None,
             outcome=outcome,
             next_visibility_seconds=next_in,
-            receive_count=received.receive_count,
+            receive_count=self.received.receive_count,
         )
-    )
+        deliveries = self.services.deliveries
+        if deliveries.record_attempt(attempt, progress, release):
+            self.last = attempt.attempt
+        else:
+            self.last = deliveries.record_attempt_apart(attempt, progress, release)
 
 
 @cache
