@@ -2,7 +2,9 @@
 // member, call (audio or video), accept or reject an incoming call, hang up, and see both
 // videos. It starts when demo.js has joined a room (event "roomcast-demo:joined", with
 // window.roomcastDemo = {client, roomId, user}) and exposes its CallManager as
-// window.roomcastCalls for tests and the console.
+// window.roomcastCalls for tests and the console. The panel shows only while a call is
+// possible (an open room with someone else in it) or running, the videos only during a
+// video call, and nothing of it stays after the room closes or is left.
 
 import { CallManager, newCallId } from "../calls.js";
 
@@ -14,6 +16,8 @@ let manager = null;
 let demo = null;
 /** @type {string | null} */
 let currentCallId = null;
+/** The room was closed or left: no call can start any more. */
+let roomOver = false;
 
 /**
  * @param {string} tag
@@ -59,6 +63,10 @@ const ui = {
     el("video", { id: "call-remote-video", "data-testid": "call-remote-video", autoplay: "", playsinline: "", "aria-label": "The other side" })
   ),
 };
+ui.videos = el("div", { class: "call-videos", "data-testid": "call-videos", style: "display:flex;gap:.5rem;margin-top:.5rem" }, [
+  ui.localVideo,
+  ui.remoteVideo,
+]);
 ui.localVideo.muted = true; // never play our own microphone back
 // Sized here rather than in demo.css, so the call panel is self-contained.
 for (const video of [ui.localVideo, ui.remoteVideo]) {
@@ -80,7 +88,7 @@ function render() {
     ]),
     ui.incoming,
     ui.state,
-    el("div", { class: "call-videos", style: "display:flex;gap:.5rem;margin-top:.5rem" }, [ui.localVideo, ui.remoteVideo]),
+    ui.videos,
   );
   panel.setAttribute("aria-labelledby", "call-title");
   panel.dataset.testid = "call-panel";
@@ -103,8 +111,12 @@ function renderMembers(members) {
 
 function syncButtons() {
   const active = manager?.active;
-  ui.start.disabled = !manager || Boolean(active) || ui.peer.options.length === 0;
+  ui.start.disabled = roomOver || !manager || Boolean(active) || ui.peer.options.length === 0;
   ui.hangup.disabled = !active || active.state === "ringing";
+  if (!panel) return;
+  const possible = !roomOver && Boolean(manager) && ui.peer.options.length > 0;
+  panel.hidden = !(possible || active);
+  ui.videos.hidden = !(active && active.media === "video");
 }
 
 /** @param {string} state @param {string} text */
@@ -138,7 +150,7 @@ function start(detail) {
   manager?.dispose();
   manager = new CallManager(detail.client, { iceServers: detail.config?.iceServers ?? [] });
   /** @type {any} */ (window).roomcastCalls = manager;
-  if (panel) panel.hidden = false;
+  roomOver = false;
   renderMembers(detail.client.members(detail.roomId));
   detail.client.addEventListener("presence", (/** @type {any} */ e) => {
     if (e.detail.room_id === demo?.roomId) renderMembers(e.detail.members);
@@ -214,6 +226,21 @@ ui.hangup.addEventListener("click", async () => {
   await manager.hangup(currentCallId).catch(() => {});
 });
 
+/** The room closed (its calls end on the server too) or this page left it. */
+function end() {
+  roomOver = true;
+  manager?.dispose();
+  manager = null;
+  /** @type {any} */ (window).roomcastCalls = null;
+  ui.incoming.hidden = true;
+  ui.localVideo.srcObject = null;
+  ui.remoteVideo.srcObject = null;
+  ui.peer.replaceChildren();
+  syncButtons();
+}
+
 render();
 window.addEventListener("roomcast-demo:joined", (event) => start(/** @type {CustomEvent} */ (event).detail));
+window.addEventListener("roomcast-demo:closed", () => end());
+window.addEventListener("roomcast-demo:left", () => end());
 if (/** @type {any} */ (window).roomcastDemo) start(/** @type {any} */ (window).roomcastDemo);
