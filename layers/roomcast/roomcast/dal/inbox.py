@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from roomcast.aws_errors import error_code
 from roomcast.dal import keys
 from roomcast.dal.dynamo import from_item, key, to_item, values
 from roomcast.dal.store import unread_of
@@ -77,7 +78,7 @@ class InboxStore:
             self.client.transact_write_items(**self._mark(user_id, ids))
             return len(ids)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            if error_code(exc) != "TransactionCanceledException":
                 raise
             if len(ids) == 1:
                 return 0
@@ -87,7 +88,7 @@ class InboxStore:
                 self.client.transact_write_items(**self._mark(user_id, [one]))
                 marked += 1
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                if error_code(exc) != "TransactionCanceledException":
                     raise
         return marked
 

@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import Field
 
-from roomcast.aws_errors import is_conditional_failure
+from roomcast.aws_errors import error_code, is_conditional_failure
 from roomcast.dal import keys
 from roomcast.dal.dynamo import from_item, key, query_pages, to_item, values
 from roomcast.errors import RoomClosed, RoomNotFound
@@ -77,7 +77,7 @@ class StreamStore:
                 ]
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            if error_code(exc) != "TransactionCanceledException":
                 raise
             room = self.client.get_item(
                 TableName=self.table, Key=key(keys.room_pk(stream.room_id), keys.META), ConsistentRead=True
@@ -138,7 +138,7 @@ class StreamStore:
                 ]
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+            if error_code(exc) == "TransactionCanceledException":
                 return False
             raise
         return True

@@ -34,6 +34,7 @@ from roomcast.models.frames import (
     MemberEventFrame,
     Message,
     MessageFrame,
+    OpenStream,
     PingFrame,
     PongFrame,
     RoomSummary,
@@ -119,10 +120,35 @@ def join(services: Services, caller: Caller, frame: JoinFrame) -> JoinedFrame:
     )
     if room.open_streams > 0:
         # Only then a read of its own: a room without a stream open pays nothing for them.
-        from roomcast.logic.streams import open_streams_for_join
-
-        reply.streams = open_streams_for_join(services, room.room_id)
+        reply.streams = _open_streams(services, room.room_id)
     return _bounded_joined(reply, snapshot(members), [message_out(m) for m in messages], cursor)
+
+
+# Of a join reply's 128 KB, what open streams' text may take (the rest is members and history).
+JOIN_STREAMS_BUDGET = 48 * 1024
+
+
+def _open_streams(services: Services, room_id: str) -> list[OpenStream]:
+    """The room's open streams (logic/streams.py) with their text so far, within
+    JOIN_STREAMS_BUDGET bytes: one that does not fit is left out, and its joiner gets
+    its final message (deltas for a stream a client does not know are not applicable)."""
+    # Imported on use: only a join into a room with a stream open reads them.
+    from roomcast.dal.streams import StreamStore
+
+    streams = [
+        OpenStream(
+            message_id=s.message_id,
+            room_id=s.room_id,
+            user_id=s.user_id,
+            name=s.name,
+            sender_kind=s.sender_kind,
+            text=s.text,
+            next_seq=s.next_seq,
+            started_at=iso(s.started_at),
+        )
+        for s in StreamStore(services.store.table, services.store.client).open_streams(room_id)
+    ]
+    return streams[: pages.first_that_fit(streams, JOIN_STREAMS_BUDGET)]
 
 
 def _longest_cursor(messages: list[MessageRecord], cursor: str | None) -> str | None:

@@ -17,19 +17,16 @@ from roomcast import clock
 from roomcast.dal.streams import StreamRecord, StreamStore
 from roomcast.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, RateLimited, StreamEnded
 from roomcast.ids import iso, new_id
-from roomcast.logic import pages
 from roomcast.logic.chat import Sender, check_message, deliver, new_message
 from roomcast.logic.context import Services
 from roomcast.logic.presence import broadcast_to_room
 from roomcast.models.admin import ChunkRequest, ChunkResult, OpenStreamRequest, StreamView
-from roomcast.models.frames import AckFrame, MessageDeltaFrame, OpenStream, StreamChunk
+from roomcast.models.frames import AckFrame, MessageDeltaFrame, StreamChunk
 from roomcast.models.records import StreamEndReason
 from roomcast.observability import logger, metrics
 
 # Optimistic rounds of a chunk or an end whose write lost to a concurrent one.
 WRITE_ATTEMPTS = 16
-# Of a join reply's 128 KB, what open streams' text may take (the rest is members and history).
-JOIN_STREAMS_BUDGET = 48 * 1024
 # A stream no timer ended (its timer message lost) is deleted by DynamoDB's TTL after this.
 STREAM_TTL_SECONDS = 24 * 3600
 
@@ -245,22 +242,3 @@ def expire(services: Services, room_id: str, stream_id: str) -> str:
     logger.info("stream timed out", extra={"room_id": room_id, "stream_id": stream_id})
     metrics.add_metric(name="Stream.TimedOut", unit="Count", value=1)
     return "discarded" if ack is None else "ended"
-
-
-def open_streams_for_join(services: Services, room_id: str) -> list[OpenStream]:
-    """The room's open streams with their text so far, within JOIN_STREAMS_BUDGET bytes:
-    a stream that does not fit is left out, and its joiner sees its final message."""
-    streams = [
-        OpenStream(
-            message_id=s.message_id,
-            room_id=s.room_id,
-            user_id=s.user_id,
-            name=s.name,
-            sender_kind=s.sender_kind,
-            text=s.text,
-            next_seq=s.next_seq,
-            started_at=iso(s.started_at),
-        )
-        for s in _store(services).open_streams(room_id)
-    ]
-    return streams[: pages.first_that_fit(streams, JOIN_STREAMS_BUDGET)]
