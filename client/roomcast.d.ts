@@ -65,7 +65,7 @@ export interface Message {
   sender_kind?: "system" | "bot";
   /** A finished streamed message (the whole text), how it ended, and whether chunks after a gap were left out. */
   streamed?: boolean;
-  stream_ended_by?: "end" | "timeout";
+  stream_ended_by?: "end" | "timeout" | "room_closed";
   incomplete?: boolean;
 }
 

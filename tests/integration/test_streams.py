@@ -248,12 +248,55 @@ def test_stream_refusals(lobby, invoke):
     empty = _open(invoke)
     status, body = _end(invoke, empty)
     assert (status, body["code"]) == (400, "bad_request")
+    assert admin(invoke, "POST", "/rooms/lobby/streams/not-an-id/end")[1]["code"] == "not_found"
+
+
+def test_a_close_ends_the_open_streams_so_the_payload_holds_their_text(lobby, invoke, monkeypatch):
+    from roomcast import gateway
+    from roomcast.dal.store import get_store
+    from roomcast.webhooks.payload import chat_item
+
+    # Keep the sockets (moto forgets a deleted connection's frames) to see what they got.
+    monkeypatch.setattr(gateway.Gateway, "disconnect", lambda self, connection_id: None)
     stream = _open(invoke)
-    _chunk(invoke, stream, 0, "cut short")
+    _chunk(invoke, stream, 0, "cut ")
+    _chunk(invoke, stream, 1, "short")
+    empty = _open(invoke)  # no text: discarded, no message
     assert admin(invoke, "DELETE", "/rooms/lobby")[0] == 202
+    # The member saw the final message before room.closed.
+    types = [f["type"] for f in posted_frames("conn-alice-1")]
+    assert types.index("message") < types.index("room.closed"), types
+    [item] = [chat_item(m) for page in get_store().iter_messages("lobby") for m in page]
+    assert (item["text"], item["stream_ended_by"]) == ("cut short", "room_closed")
+    assert _items("STREAM#") == []
     assert admin(invoke, "POST", "/rooms/lobby/streams", {"sender": BOT})[1]["code"] == "room_closed"
-    status, body = _end(invoke, stream)
-    assert (status, body["code"]) == (409, "room_closed")
+    late = _chunk(invoke, stream, 2, "x")
+    assert (late[0], late[1]["code"]) == (409, "stream_ended")
+    assert _end(invoke, stream)[1]["duplicate"] is True
+    assert _end(invoke, empty)[0] == 404
+
+
+def test_a_join_reply_with_large_open_streams_stays_within_128_kb(lobby, invoke):
+    """Four streams of 16,000 two-byte characters (32 KB each): the join lists those that
+    fit in its 48 KB for streams, beside a history of large messages, under 128 KB."""
+    from roomcast.logic.pages import REPLY_LIMIT_BYTES, encoded_size
+    from roomcast.settings import get_settings
+
+    settings = get_settings()
+    for _ in range(3):
+        admin(invoke, "POST", "/rooms/lobby/messages", {"sender": BOT, "text": "é" * settings.max_message_chars})
+    streams = []
+    for _ in range(4):
+        stream = _open(invoke)
+        chunk = settings.stream_max_chunk_chars
+        for seq in range(settings.stream_max_chars // chunk):
+            assert _chunk(invoke, stream, seq, "é" * chunk)[0] == 200
+        streams.append(stream)
+    joined = _join(invoke, "conn-bob-1", "bob")
+    assert encoded_size(joined) < REPLY_LIMIT_BYTES
+    assert [s["message_id"] for s in joined["streams"]] == streams[:1]
+    assert len(joined["streams"][0]["text"]) == settings.stream_max_chars
+    assert joined["history"]["messages"]  # the history still has room
 
 
 def test_history_and_the_webhook_payload_hold_the_whole_text_with_flags(lobby, invoke):

@@ -242,3 +242,17 @@ def expire(services: Services, room_id: str, stream_id: str) -> str:
     logger.info("stream timed out", extra={"room_id": room_id, "stream_id": stream_id})
     metrics.add_metric(name="Stream.TimedOut", unit="Count", value=1)
     return "discarded" if ack is None else "ended"
+
+
+def end_open_streams(services: Services, room_id: str) -> int:
+    """End every stream open in a room that is closing; how many became messages."""
+    ended = 0
+    for stream in _store(services).open_streams(room_id):
+        try:
+            ended += _finish(services, room_id, stream.message_id, "room_closed") is not None
+        except (StreamEnded, NotFound):
+            continue  # ended meanwhile by its end call or its timer
+        except Exception:
+            # The close goes on: a stream that could not end is left out of the payload.
+            logger.exception("ending a stream on close failed", extra={"room_id": room_id})
+    return ended

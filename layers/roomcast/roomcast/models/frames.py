@@ -106,11 +106,11 @@ class Message(OutModel):
     client_msg_id: str | None = None
     meta: dict[str, Any] | None = None
     # Server-side messages only (absent on a client's send): "system" or "bot"; a finished
-    # stream is `streamed`, with `stream_ended_by` ("end" or "timeout") and `incomplete`
+    # stream is `streamed`, with `stream_ended_by` ("end", "timeout" or "room_closed") and `incomplete`
     # when chunks after a gap that never filled were left out.
     sender_kind: Literal["system", "bot"] | None = None
     streamed: bool | None = None
-    stream_ended_by: Literal["end", "timeout"] | None = None
+    stream_ended_by: Literal["end", "timeout", "room_closed"] | None = None
     incomplete: bool | None = None
 
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 RoomState = Literal["open", "closing", "closed"]
 # Who sent a server-side message (None: a client's `send`), and how a streamed one ended.
 SenderKind = Literal["system", "bot"]
-StreamEndReason = Literal["end", "timeout"]
+StreamEndReason = Literal["end", "timeout", "room_closed"]
 
 
 class Record(BaseModel):
