@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import clear_posted, posted_frames, reply_body, ws_event
+from tests.integration.test_fanout_split import api  # noqa: F401 (a fixture)
 from tests.integration.webhook_support import admin, create_room
 
 BOT = {"user_id": "helper-bot", "name": "Helper", "kind": "bot"}
@@ -262,3 +263,25 @@ def test_notification_refusals(lobby, invoke, path, body, code):
     status, answer = admin(invoke, "POST", path, body)
     assert (status, answer["code"]) == (400, code), answer
     assert posted_frames("conn-alice-1") == []
+
+
+def test_a_server_message_and_a_stream_in_a_split_room(api, invoke, monkeypatch):
+    """Above the split threshold a server message takes the send's split fan-out (the
+    first range inline, the rest as range jobs): every member gets it once, the ack says
+    queued; a stream's deltas are not sent there, its final message is, the same way."""
+    from tests.integration.test_fanout_split import SMALL, drain, seed_room, small_threshold
+
+    small_threshold(monkeypatch)
+    members = seed_room(invoke, api, members=SMALL)
+    status, ack = admin(invoke, "POST", "/rooms/arena/messages", {"sender": SYSTEM, "text": "to a big room"})
+    assert status == 201 and ack["queued"] > 0 and ack["delivered"] + ack["queued"] >= SMALL
+    drain(invoke)
+    received = api.received("message")
+    assert all(received[m] == 1 for m in members) and received["conn-alice-1"] == 1
+    stream = admin(invoke, "POST", "/rooms/arena/streams", {"sender": BOT})[1]["stream_id"]
+    chunk = admin(invoke, "POST", f"/rooms/arena/streams/{stream}/chunks", {"seq": 0, "text": "big"})[1]
+    assert chunk["delivered"] == 0 and api.received("message.delta") == {}
+    end = admin(invoke, "POST", f"/rooms/arena/streams/{stream}/end")[1]
+    assert end["queued"] > 0
+    drain(invoke)
+    assert all(c == 2 for c in (api.received("message")[m] for m in members))
