@@ -5,6 +5,7 @@ and once twice, assembled in order by client/roomcast.js."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -64,7 +65,7 @@ def test_a_page_gets_a_server_message_a_notification_and_a_streamed_reply(page: 
     # Assembled in order: every state a prefix of the next, many of them, the last the whole.
     assert len(texts) > 10, texts
     assert texts[-1] == REPLY
-    assert all(later.startswith(earlier) for earlier, later in zip(texts, texts[1:], strict=False)), texts
+    assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(texts)), texts
     # Reloaded history holds the whole text once, not its chunks.
     history = page.page.evaluate(
         "async () => (await window.roomcastDemo.client.history(window.roomcastDemo.roomId)).messages"

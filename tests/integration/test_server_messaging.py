@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import clear_posted, posted_frames, reply_body, ws_event
-from tests.integration.test_fanout_split import api  # noqa: F401 (a fixture)
+from tests.integration.test_fanout_split import api as api  # a fixture, used by name
 from tests.integration.webhook_support import admin, create_room
 
 BOT = {"user_id": "helper-bot", "name": "Helper", "kind": "bot"}

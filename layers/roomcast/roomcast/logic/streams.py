@@ -15,7 +15,14 @@ from dataclasses import dataclass
 
 from roomcast import clock
 from roomcast.dal.streams import StreamRecord, StreamStore
-from roomcast.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, RateLimited, StreamEnded
+from roomcast.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    StreamEnded,
+)
 from roomcast.ids import iso, new_id
 from roomcast.logic.chat import Sender, check_message, deliver, new_message
 from roomcast.logic.context import Services
