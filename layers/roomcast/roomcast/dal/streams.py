@@ -154,12 +154,3 @@ class StreamStore:
         ):
             found.extend(StreamRecord(**item) for item in page)
         return found
-
-    def message_exists(self, room_id: str, message_id: str) -> bool:
-        item = self.client.get_item(
-            TableName=self.table,
-            Key=key(keys.room_pk(room_id), keys.message_sk(message_id)),
-            ConsistentRead=True,
-            ProjectionExpression="pk",
-        ).get("Item")
-        return item is not None

@@ -140,7 +140,7 @@ def _apply(services: Services, stream: StreamRecord, seq: int, text: str, now: i
 
 def _missing(services: Services, room_id: str, stream_id: str) -> Exception:
     """Why a stream is not there: it ended (its message is stored) or never was."""
-    if _store(services).message_exists(room_id, stream_id):
+    if services.store.get_message(room_id, stream_id) is not None:
         return StreamEnded()
     services.store.require_room(room_id)
     return NotFound("no such stream")
