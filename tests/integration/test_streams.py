@@ -320,3 +320,53 @@ def test_history_and_the_webhook_payload_hold_the_whole_text_with_flags(lobby, i
     }
     page = reply_body(invoke("chat", ws_event("ws-default.json", body={"action": "history", "room_id": "lobby"})))
     assert [m["text"] for m in page["messages"]] == ["notice", "hi", "bot reply"]
+
+
+def test_a_chunk_that_lands_while_the_stream_ends_is_in_the_message(lobby, invoke, monkeypatch):
+    """The end read the stream, then a chunk wrote it: the end's transaction (conditional
+    on the version it read) writes nothing, and the end reads again and includes the chunk."""
+    from roomcast.dal.store import RoomStore
+    from roomcast.logic import streams
+    from roomcast.models.admin import ChunkRequest
+    from roomcast.wiring import services
+
+    stream = _open(invoke)
+    _chunk(invoke, stream, 0, "first ")
+    original = RoomStore.put_message
+    attempts: list[str] = []
+
+    def racing(self: RoomStore, message: Any, *args: Any, **kwargs: Any) -> Any:
+        attempts.append(message.text)
+        if len(attempts) == 1:
+            streams.append_chunk(services(), "lobby", stream, ChunkRequest(seq=1, text="second"))
+        return original(self, message, *args, **kwargs)
+
+    monkeypatch.setattr(RoomStore, "put_message", racing)
+    ack = streams.end_stream(services(), "lobby", stream)
+    assert attempts == ["first ", "first second"] and ack.message.text == "first second"
+    assert [m.text for m in _history()] == ["first second"]
+
+
+def test_a_stream_at_the_largest_settings_fits_one_frame_and_one_item(lobby, invoke, monkeypatch):
+    """STREAM_MAX_CHARS and STREAM_MAX_CHUNK_CHARS at their maximum (30,000) with 4-byte
+    characters: the final message frame stays under 128 KB, the item under 400 KB, and a
+    joiner's reply leaves the stream out (over its 48 KB for streams) rather than grow."""
+    from roomcast.logic.pages import REPLY_LIMIT_BYTES, encoded_size
+    from roomcast.settings import AdminSettings, configure
+
+    monkeypatch.setenv("STREAM_MAX_CHARS", "30000")
+    monkeypatch.setenv("STREAM_MAX_CHUNK_CHARS", "30000")
+    configure(AdminSettings)
+    stream = _open(invoke)
+    assert _chunk(invoke, stream, 0, "😀" * 30000)[0] == 200
+    [item] = _items("STREAM#")
+    assert len(json.dumps(item, ensure_ascii=False).encode()) < 400 * 1024
+    joined = _join(invoke, "conn-bob-1", "bob")
+    assert "streams" not in joined or joined["streams"] == []
+    assert encoded_size(joined) < REPLY_LIMIT_BYTES
+    over = _chunk(invoke, stream, 1, "x")
+    assert (over[0], over[1]["code"]) == (413, "payload_too_large")
+    assert _end(invoke, stream)[0] == 200
+    [final] = [f for f in posted_frames("conn-alice-1") if f["type"] == "message"]
+    assert len(final["message"]["text"]) == 30000
+    assert encoded_size(final) < REPLY_LIMIT_BYTES
