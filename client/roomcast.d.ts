@@ -26,6 +26,7 @@ export type ErrorCode =
   | "call_not_found"
   | "invalid_call_state"
   | "unsafe_url"
+  | "stream_ended"
   | "internal_error"
   | "timeout"
   | "disconnected"
@@ -60,6 +61,75 @@ export interface Message {
   sent_at: string;
   client_msg_id?: string;
   meta?: Record<string, unknown>;
+  /** Server-side messages only (POST /rooms/{id}/messages, streams); absent on a client's send. */
+  sender_kind?: "system" | "bot";
+  /** A finished streamed message (the whole text), how it ended, and whether chunks after a gap were left out. */
+  streamed?: boolean;
+  stream_ended_by?: "end" | "timeout" | "room_closed";
+  incomplete?: boolean;
+}
+
+/** A streamed message still being written, in a `joined` reply: its text so far. */
+export interface OpenStream {
+  message_id: string;
+  room_id: string;
+  user_id: string;
+  name: string;
+  sender_kind: "system" | "bot";
+  /** Chunks 0..next_seq-1. */
+  text: string;
+  next_seq: number;
+  started_at: string;
+}
+
+export interface StreamChunk {
+  seq: number;
+  text: string;
+}
+
+/** Chunks of a streamed message that became contiguous, in seq order. */
+export interface MessageDeltaFrame {
+  type: "message.delta";
+  room_id: string;
+  message_id: string;
+  user_id: string;
+  name: string;
+  sender_kind: "system" | "bot";
+  chunks: StreamChunk[];
+}
+
+/** The client's "stream" event: a streamed message's text so far, assembled in seq order. */
+export interface StreamDetail {
+  type: "stream";
+  room_id: string;
+  message_id: string;
+  user_id: string;
+  name: string;
+  sender_kind?: "system" | "bot";
+  text: string;
+  /** True once: the final message arrived and `text` is the whole text. */
+  done: boolean;
+}
+
+export interface InboxItem {
+  id: string;
+  type: string;
+  data?: unknown;
+  sent_at: string;
+  room_id?: string;
+  read: boolean;
+}
+
+export interface InboxFrame {
+  type: "inbox";
+  request_id?: string;
+  /** Newest first. */
+  items: InboxItem[];
+  /** Pass as `before` for older items; absent on the last page. */
+  next_cursor?: string;
+  unread: number;
+  /** How many of mark_read's ids were unread and are read now. */
+  marked: number;
 }
 
 export interface HistoryPage {
@@ -83,6 +153,10 @@ export interface JoinedFrame {
   /** True when the room has more users than fit in the 128 KB reply (the first joined are listed). */
   members_truncated?: boolean;
   history: HistoryPage;
+  /** Streams open in the room with their text so far (only when there are some). */
+  streams?: OpenStream[];
+  /** The user's unread inbox count (absent when the user never had a stored notification). */
+  unread?: number;
 }
 
 export interface LeftFrame {
@@ -147,11 +221,15 @@ export interface Notification {
   type: string;
   data?: unknown;
   sent_at: string;
-  /** Set when the broadcast went to one room's members. */
+  /** Set when the broadcast went to one room's members (or the notification is about a room). */
   room_id?: string;
+  /** POST /users/{id}/notifications: the user it was sent to. */
+  user_id?: string;
+  /** True when it is also stored in the user's inbox. */
+  inbox?: boolean;
 }
 
-/** An admin broadcast (POST /broadcasts). */
+/** An admin broadcast (POST /broadcasts) or a notification to this user (POST /users/{id}/notifications). */
 export interface NotificationFrame {
   type: "notification";
   notification: Notification;
@@ -196,6 +274,8 @@ export type ServerFrame =
   | PongFrame
   | RoomClosedFrame
   | NotificationFrame
+  | MessageDeltaFrame
+  | InboxFrame
   | ErrorFrame
   | SignalFrame;
 
@@ -262,8 +342,13 @@ export interface RoomcastEventMap {
   presence: CustomEvent<PresenceDetail>;
   typing: CustomEvent<TypingFrame>;
   "room.closed": CustomEvent<RoomClosedFrame>;
-  /** An admin broadcast, once per notification id. */
+  /** An admin broadcast or a notification to this user, once per notification id. */
   notification: CustomEvent<NotificationFrame>;
+  /** The inbox's unread count changed. */
+  unread: CustomEvent<{ unread: number }>;
+  "message.delta": CustomEvent<MessageDeltaFrame>;
+  /** A streamed message's text so far, in seq order; `done` once with the whole text. */
+  stream: CustomEvent<StreamDetail>;
   signal: CustomEvent<SignalFrame>;
   /** Every frame received, before any other event. */
   frame: CustomEvent<ServerFrame>;
@@ -285,6 +370,10 @@ export declare class RoomcastClient extends EventTarget {
   readonly rooms: string[];
   members(roomId: string): Member[];
   lastMessageId(roomId: string): string | null;
+  /** The inbox's unread count, once the server told it (joined, inbox, notifications). */
+  readonly unread: number | null;
+  /** The text so far of a streamed message being received, or null. */
+  streamText(messageId: string): string | null;
 
   connect(): Promise<void>;
   disconnect(code?: number, reason?: string): void;
@@ -306,6 +395,7 @@ export declare class RoomcastClient extends EventTarget {
   typing(roomId: string, isTyping?: boolean): boolean;
   close(roomId: string, options?: { timeoutMs?: number }): Promise<ServerFrame>;
   ping(): Promise<PongFrame>;
+  inbox(options?: { before?: string | null; limit?: number; markRead?: string[]; timeoutMs?: number }): Promise<InboxFrame>;
 
   addEventListener<K extends keyof RoomcastEventMap>(
     type: K,

@@ -8,7 +8,9 @@
 // - automatic reconnect with exponential backoff and full jitter, then: rejoin every room,
 //   fetch what was missed through `history`, emit it in order, and resend unacknowledged
 //   `send`s with their original `client_msg_id` (the server makes that resend idempotent);
-// - events for messages, presence, typing, signaling and room closure.
+// - events for messages, presence, typing, signaling and room closure;
+// - server-side messaging: notifications (the user's own and broadcasts), the inbox and its
+//   unread count, and streamed messages assembled in seq order ("stream" events).
 
 /** The subprotocol the server echoes; the token rides next to it. */
 export const PROTOCOL = "roomcast.v1";
@@ -108,11 +110,26 @@ export class RoomcastError extends Error {
  */
 
 /**
+ * @typedef {object} StreamState
+ * @property {string} roomId
+ * @property {string} messageId
+ * @property {string} userId
+ * @property {string} name
+ * @property {string} senderKind
+ * @property {string} text the chunks 0..nextSeq-1, joined
+ * @property {number} nextSeq
+ * @property {Map<number, string>} held chunks after a gap
+ */
+
+/**
  * The roomcast WebSocket client.
  *
  * Events (CustomEvent; `event.detail` is the frame as received, unless noted):
  * "message", "member.joined", "member.left", "presence" ({type, room_id, members}),
- * "typing", "room.closed", "signal", "notification" (an admin broadcast, once per id),
+ * "typing", "room.closed", "signal", "notification" (an admin broadcast or a notification
+ * to this user, once per id), "unread" ({unread}: the inbox's unread count changed),
+ * "message.delta" (raw), "stream" ({room_id, message_id, user_id, name, sender_kind, text,
+ * done}: a streamed message's text so far, in seq order; done with the whole text),
  * "frame" (every frame received, raw), "open"
  * ({reconnect}), "close" ({code, reason, wasClean, willReconnect}), "reconnecting"
  * ({attempt, delayMs}), "reconnected" ({attempts, rooms}), "gap" ({room_id, reason}),
@@ -157,6 +174,10 @@ export class RoomcastClient extends EventTarget {
     this._rooms = new Map();
     /** @type {Set<string>} */
     this._seenNotifications = new Set();
+    /** @type {Map<string, StreamState>} streamed messages being assembled, by message id */
+    this._streams = new Map();
+    /** @type {number | null} the inbox's unread count, once the server told it */
+    this._unread = null;
     this._resyncing = false;
     this._attempt = 0;
     this._reconnectTimer = null;
@@ -186,6 +207,19 @@ export class RoomcastClient extends EventTarget {
   /** The current WebSocket (diagnostics and tests; do not send on it directly). */
   get socket() {
     return this._ws;
+  }
+
+  /** The inbox's unread count (from `joined`, `inbox` and stored notifications), or null. */
+  get unread() {
+    return this._unread;
+  }
+
+  /**
+   * The text so far of a streamed message being received, or null.
+   * @param {string} messageId
+   */
+  streamText(messageId) {
+    return this._streams.get(messageId)?.text ?? null;
   }
 
   /** Ids of the rooms this client is joined to (and rejoins after a reconnect). */
@@ -835,6 +869,20 @@ export class RoomcastClient extends EventTarget {
     return this._request({ action: "close", room_id: roomId }, { timeoutMs: options.timeoutMs });
   }
 
+  /**
+   * The inbox of stored notifications, newest first: marks `markRead` read first, then
+   * answers a page (`limit` 0: only the unread count). Pass `next_cursor` back as `before`.
+   * @param {{before?: string | null, limit?: number, markRead?: string[], timeoutMs?: number}} [options]
+   */
+  inbox(options = {}) {
+    /** @type {any} */
+    const frame = { action: "inbox" };
+    if (options.before) frame.before = options.before;
+    if (options.limit !== undefined) frame.limit = options.limit;
+    if (options.markRead?.length) frame.mark_read = options.markRead;
+    return this._request(frame, { timeoutMs: options.timeoutMs });
+  }
+
   /** Round trip to the server; resolves with the `pong` frame. */
   ping() {
     return this._request({ action: "ping" }, {});
@@ -880,9 +928,19 @@ export class RoomcastClient extends EventTarget {
    */
   _dispatch(frame) {
     const type = frame.type;
-    if (type === "message") {
+    if (type === "joined") {
+      for (const open of frame.streams ?? []) this._seedStream(open);
+      if (typeof frame.unread === "number") this._setUnread(frame.unread);
+    } else if (type === "inbox") {
+      if (typeof frame.unread === "number") this._setUnread(frame.unread);
+    } else if (type === "message.delta") {
+      this._emit("message.delta", frame);
+      this._applyDelta(frame);
+    } else if (type === "message") {
       const message = frame.message;
       const room = message ? this._rooms.get(message.room_id) : undefined;
+      // Once per message: a range job delivered twice repeats the frame.
+      if (message?.streamed && !room?.seen.has(message.id)) this._finishStream(message);
       if (!room) return;
       if (room.buffer) {
         room.buffer.push(frame); // a catch-up is running: emit after it, in order
@@ -909,9 +967,106 @@ export class RoomcastClient extends EventTarget {
         this._seenNotifications.delete(/** @type {string} */ (this._seenNotifications.values().next().value));
       }
       this._emit("notification", frame);
+      if (frame.notification?.inbox) this._setUnread((this._unread ?? 0) + 1);
     } else if (SIGNAL_TYPES.has(type) || type.startsWith("call-")) {
       this._emit("signal", frame);
     }
+  }
+
+  /** @param {number} unread */
+  _setUnread(unread) {
+    if (unread === this._unread) return;
+    this._unread = unread;
+    this._emit("unread", { unread });
+  }
+
+  /** A stream open when we joined: its text so far (chunks 0..next_seq-1). @param {any} open */
+  _seedStream(open) {
+    const known = this._streams.get(open.message_id);
+    if (known && known.nextSeq >= open.next_seq) return; // already further along
+    const stream = {
+      roomId: open.room_id,
+      messageId: open.message_id,
+      userId: open.user_id,
+      name: open.name,
+      senderKind: open.sender_kind,
+      text: open.text,
+      nextSeq: open.next_seq,
+      held: known?.held ?? new Map(),
+    };
+    this._streams.set(open.message_id, stream);
+    this._drainStream(stream, open.next_seq > 0);
+  }
+
+  /**
+   * Chunks in seq order: a repeat is dropped, one after a gap is held until the gap fills.
+   * A stream first seen mid-way (no `joined` snapshot) holds its chunks and waits for the
+   * final message, which carries the whole text.
+   * @param {any} frame
+   */
+  _applyDelta(frame) {
+    let stream = this._streams.get(frame.message_id);
+    if (!stream) {
+      stream = {
+        roomId: frame.room_id,
+        messageId: frame.message_id,
+        userId: frame.user_id,
+        name: frame.name,
+        senderKind: frame.sender_kind,
+        text: "",
+        nextSeq: 0,
+        held: new Map(),
+      };
+      this._streams.set(frame.message_id, stream);
+    }
+    for (const chunk of frame.chunks ?? []) {
+      if (chunk.seq >= stream.nextSeq && !stream.held.has(chunk.seq)) stream.held.set(chunk.seq, chunk.text);
+    }
+    this._drainStream(stream);
+  }
+
+  /** @param {StreamState} stream @param {boolean} [announce] emit even if no chunk was added */
+  _drainStream(stream, announce = false) {
+    for (const seq of [...stream.held.keys()]) if (seq < stream.nextSeq) stream.held.delete(seq);
+    let grew = false;
+    while (stream.held.has(stream.nextSeq)) {
+      stream.text += stream.held.get(stream.nextSeq);
+      stream.held.delete(stream.nextSeq);
+      stream.nextSeq += 1;
+      grew = true;
+    }
+    if (grew || announce) this._emitStream(stream, stream.text, false);
+  }
+
+  /** The final message of a stream replaces what was assembled. @param {any} message */
+  _finishStream(message) {
+    const stream = this._streams.get(message.id);
+    this._streams.delete(message.id);
+    this._emitStream(
+      stream ?? {
+        roomId: message.room_id,
+        messageId: message.id,
+        userId: message.user_id,
+        name: message.name,
+        senderKind: message.sender_kind,
+      },
+      message.text,
+      true,
+    );
+  }
+
+  /** @param {any} stream @param {string} text @param {boolean} done */
+  _emitStream(stream, text, done) {
+    this._emit("stream", {
+      type: "stream",
+      room_id: stream.roomId,
+      message_id: stream.messageId,
+      user_id: stream.userId,
+      name: stream.name,
+      sender_kind: stream.senderKind,
+      text,
+      done,
+    });
   }
 
   /** @param {RoomState} room @param {any} message @param {boolean} catchUp @param {any} [frame] */

@@ -304,6 +304,59 @@ CHAT: list[tuple[str, str, str, str, str, str, list[dict[str, Any]]]] = [
     ),
 ]
 
+# Server-side messaging (issue 13): the inbox action and its reply, streamed-message deltas.
+CHAT += [
+    (
+        "inbox",
+        "frames",
+        "InboxFrame",
+        "send",
+        "inbox",
+        "The caller's inbox of stored notifications: mark some read, then a page, newest "
+        "first (limit 0: only the unread count). Reply: inbox.",
+        [{"action": "inbox", "request_id": "r20", "limit": 20, "mark_read": ["0193a6f4b2d15c6e7f8091a2b"]}],
+    ),
+    (
+        "inboxPage",
+        "frames",
+        "InboxFrameOut",
+        "receive",
+        "inbox",
+        "Reply to inbox: items newest first, next_cursor for older ones, the unread count.",
+        [
+            {
+                "type": "inbox",
+                "request_id": "r20",
+                "items": [
+                    {"id": "0193a6f4b2d15c6e7f8091a2b", "type": "mention", "data": {"by": "bob"}, "sent_at": AT, "read": True}
+                ],
+                "unread": 0,
+                "marked": 1,
+            }
+        ],
+    ),
+    (
+        "messageDelta",
+        "frames",
+        "MessageDeltaFrame",
+        "receive",
+        "message.delta",
+        "Chunks of a streamed message that became contiguous, in seq order; a message with "
+        "the same id and the whole text follows when the stream ends.",
+        [
+            {
+                "type": "message.delta",
+                "room_id": ROOM,
+                "message_id": "0193a6f5d0e1f2a3b4c5d6e7f",
+                "user_id": "helper-bot",
+                "name": "Helper",
+                "sender_kind": "bot",
+                "chunks": [{"seq": 3, "text": "Hello"}, {"seq": 4, "text": " there"}],
+            }
+        ],
+    ),
+]
+
 SIGNALING: list[tuple[str, str, str, str, str, str, list[dict[str, Any]]]] = [
     (
         "signal",

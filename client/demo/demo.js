@@ -303,6 +303,9 @@ function renderMessage(message, options) {
   li.dataset.mine = String(message.user_id === state.user?.user_id);
   if (message.id) li.dataset.messageId = message.id;
   if (message.client_msg_id) li.dataset.clientMsgId = message.client_msg_id;
+  // Server-side messages (system, bot) and finished streams (server-messaging.js sends them).
+  if (message.sender_kind) li.dataset.senderKind = message.sender_kind;
+  if (message.streamed) li.dataset.streamed = "true";
   if (options.catchUp) li.dataset.catchUp = "true";
   const who = document.createElement("span");
   who.className = "who";

@@ -1,5 +1,7 @@
 """The ring timer: delayed SQS messages (one per invite) that turn an unanswered
-invite into a missed call and tell both sides. A bad record fails alone."""
+invite into a missed call and tell both sides; the same queue carries the idle timers of
+streamed messages (`"kind": "stream"`), which end a stream nobody finished. A bad record
+fails alone."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from roomcast.logic import signaling
-from roomcast.models.signaling import CallTimerJob
+from roomcast.models.signaling import CallTimerJob, StreamTimerJob
 from roomcast.observability import logger, metrics
 from roomcast.settings import CallTimerSettings, configure
 from roomcast.wiring import services
@@ -25,6 +27,14 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record: SQSRecord) -> str:
+    if '"kind"' in record.body:
+        stream_job = StreamTimerJob.model_validate_json(record.body)
+        # Imported on use: a ring timer never loads the streams' logic.
+        from roomcast.logic import streams
+
+        outcome = streams.expire(services(), stream_job.room_id, stream_job.stream_id)
+        logger.info("stream timer", extra={"stream_id": stream_job.stream_id, "outcome": outcome})
+        return outcome
     job = CallTimerJob.model_validate_json(record.body)
     # No WebSocket request context here: the management endpoint comes from the environment.
     outcome = signaling.expire_invite(services(), job.room_id, job.call_id)

@@ -1,10 +1,10 @@
-"""Chat routes: join, leave, send, history, typing, ping, and $default (unknown actions)."""
+"""Chat routes: join, leave, send, history, typing, ping, close, inbox, and $default (unknown actions)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from roomcast.logic import chat, closing
+from roomcast.logic import chat, closing, messaging
 from roomcast.logic.context import Caller, Services
 from roomcast.models.frames import CHAT_ACTIONS, CHAT_FRAME_ADAPTER
 from roomcast.observability import logger, metrics
@@ -21,6 +21,7 @@ _ACTIONS = {
     "typing": chat.typing,
     "ping": lambda services, caller, frame: chat.ping(frame),
     "close": closing.close_action,
+    "inbox": messaging.inbox,
 }
 # The frame union (models/frames.py) owns the action names: a table that drifts from it
 # fails this function's cold start, not a user's frame.

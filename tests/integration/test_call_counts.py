@@ -15,6 +15,7 @@ from tests.integration.webhook_support import (
     QueueDriver,
     Reply,
     ScriptedReceiver,
+    admin,
     create_room,
     provisioned_stack,
 )
@@ -54,6 +55,13 @@ EXPECTED: dict[str, dict[str, int]] = {
     # 20 members, one BatchGetItem of their call locks: 11 for the 9 members left.
     "close": {"GetItem": 2, "UpdateItem": 5, "PutItem": 1, "Query": 1, "TransactWriteItems": 1, "BatchGetItem": 1},
     "delivery": {"TransactGetItems": 1, "UpdateItem": 1, "Query": 3, "TransactWriteItems": 1},
+    # Server-side messaging (issue 13).
+    "server_message": {"TransactWriteItems": 1, "Query": 1},
+    "notification_stored": {"TransactWriteItems": 1, "Query": 1},
+    "inbox": {"Query": 1, "GetItem": 1},
+    "stream_open": {"TransactWriteItems": 1},
+    "stream_chunk": {"GetItem": 1, "PutItem": 1, "Query": 1},
+    "stream_end": {"GetItem": 1, "TransactWriteItems": 1, "Query": 1},
 }
 
 
@@ -79,8 +87,21 @@ def test_requests_per_operation(monkeypatch, invoke):
             "typing": counted(lambda: invoke("chat", ws_event("ws-default.json", *people[0], body={"action": "typing", "room_id": "ten"}))),
             "leave": counted(lambda: invoke("chat", ws_event("ws-leave.json", *extra, body={"action": "leave", "room_id": "ten"}))),
             "disconnect": counted(lambda: invoke("disconnect", ws_event("ws-disconnect.json", *people[1]))),
-            "close": counted(lambda: invoke("admin", _delete("ten"))),
         }
+        bot = {"user_id": "bot", "name": "Bot", "kind": "bot"}
+        counts["server_message"] = counted(lambda: admin(invoke, "POST", "/rooms/ten/messages", {"sender": bot, "text": "hi"}))
+        counts["notification_stored"] = counted(
+            lambda: admin(invoke, "POST", "/users/user0/notifications", {"type": "t", "store": True})
+        )
+        counts["inbox"] = counted(lambda: invoke("chat", ws_event("ws-default.json", *people[0], body={"action": "inbox"})))
+        opened: list[str] = []
+        counts["stream_open"] = counted(
+            lambda: opened.append(admin(invoke, "POST", "/rooms/ten/streams", {"sender": bot})[1]["stream_id"])
+        )
+        chunk = {"seq": 0, "text": "token"}
+        counts["stream_chunk"] = counted(lambda: admin(invoke, "POST", f"/rooms/ten/streams/{opened[0]}/chunks", chunk))
+        counts["stream_end"] = counted(lambda: admin(invoke, "POST", f"/rooms/ten/streams/{opened[0]}/end"))
+        counts["close"] = counted(lambda: invoke("admin", _delete("ten")))
         jobs = QueueDriver(stack, invoke)
         counts["delivery"] = counted(lambda: jobs.poll_once())
     got = {name: dict(counter) for name, counter in counts.items()}

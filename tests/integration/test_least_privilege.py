@@ -177,7 +177,7 @@ def test_sqs_grants_name_only_the_functions_own_queues():
     """SQS actions are on the queues the function uses, by its template's own references."""
     expected = {
         "ChatFunction": {"JobsQueue", "FanoutQueue"},
-        "AdminFunction": {"JobsQueue", "FanoutQueue"},
+        "AdminFunction": {"JobsQueue", "FanoutQueue", "CallTimerQueue"},
         "SignalFunction": {"CallTimerQueue"},
         "CallTimerFunction": {"CallTimerQueue"},
         "DeliveryFunction": {"JobsQueue", "JobsDLQ"},
@@ -272,6 +272,30 @@ def _run_scenario(invoke: Any, stack: Any, monkeypatch: pytest.MonkeyPatch) -> N
         assert status == 202, created
         fanout.drain()
         assert admin(invoke, "GET", f"/broadcasts/{created['broadcast_id']}")[0] == 200
+
+        # Server-side messaging (issue 13): a server message, a batch, a stored notification
+        # and the inbox, a stream written and ended, and one ended by its idle timer.
+        bot = {"user_id": "bot", "name": "Bot", "kind": "bot"}
+        assert admin(invoke, "POST", "/rooms/lobby/messages", {"sender": bot, "text": "hi", "client_msg_id": "s1"})[0] == 201
+        assert admin(invoke, "POST", "/messages/batch", {"sender": bot, "text": "all", "room_ids": ["lobby"]})[0] == 200
+        assert admin(invoke, "POST", "/users/alice/notifications", {"type": "t", "store": True})[0] == 201
+        inbox = chat(alice, {"action": "inbox", "request_id": "in"})
+        assert chat(alice, {"action": "inbox", "mark_read": [inbox["items"][0]["id"]]})["marked"] == 1
+        stream = admin(invoke, "POST", "/rooms/lobby/streams", {"sender": bot})[1]["stream_id"]
+        assert admin(invoke, "POST", f"/rooms/lobby/streams/{stream}/chunks", {"seq": 0, "text": "a"})[0] == 200
+        assert chat(bob, {"action": "join", "room_id": "lobby"})["streams"]  # a join mid-stream
+        assert admin(invoke, "POST", f"/rooms/lobby/streams/{stream}/end")[0] == 200
+        idle = admin(invoke, "POST", "/rooms/lobby/streams", {"sender": bot})[1]["stream_id"]
+        admin(invoke, "POST", f"/rooms/lobby/streams/{idle}/chunks", {"seq": 0, "text": "b"})
+        from roomcast import clock
+
+        clock.install(lambda: now_ms() / 1000 + 3600)
+        try:
+            timer["Records"][0]["body"] = json.dumps({"kind": "stream", "room_id": "lobby", "stream_id": idle})
+            assert invoke("calltimer", timer) == {"batchItemFailures": []}
+        finally:
+            clock.install(None)
+        fanout.drain()
 
         assert reply_body(invoke("chat", ws_event("ws-leave.json", *carol, body={"action": "leave", "room_id": "lobby"})))["type"] == "left"
         signal(alice, "call-invite", to="bob", media="video")  # still ringing when bob goes

@@ -53,6 +53,7 @@ class FakeServer {
           room: { room_id: frame.room_id, name: "R", state: "open" },
           members: [{ user_id: "me", name: "Me", connections: 1, joined_at: "t" }],
           history: this.page(room, null, limit),
+          ...(this.joinExtra ?? {}),
         });
       }
       case "history": {
@@ -401,4 +402,43 @@ test("disconnect() during the handshake ends connect(); during a reconnect it en
   await sleep(80);
   assert.equal(second.client.state, "closed", "no reconnect after disconnect()");
   assert.equal(events.filter(([t]) => t === "close").length, 1);
+});
+
+test("streamed messages assemble in seq order from the join's text so far; unread follows joined and notifications", async () => {
+  server = new FakeServer();
+  const bot = { room_id: "r1", user_id: "bot", name: "Bot", sender_kind: "bot" };
+  server.joinExtra = {
+    streams: [{ ...bot, message_id: "s1", text: "ab", next_seq: 2, started_at: "t" }],
+    unread: 2,
+  };
+  const { client, events } = makeClient();
+  const streams = [];
+  const unread = [];
+  client.addEventListener("stream", (e) => streams.push(e.detail));
+  client.addEventListener("unread", (e) => unread.push(e.detail.unread));
+  await client.connect();
+  await client.join("r1");
+  const delta = (id, chunks) => server.sockets[0].deliver({ type: "message.delta", ...bot, message_id: id, chunks });
+  delta("s1", [{ seq: 1, text: "b" }, { seq: 2, text: "c" }]); // seq 1 is already in the join's text
+  delta("s1", [{ seq: 2, text: "c" }]); // a repeat
+  delta("s1", [{ seq: 4, text: "e" }]); // after a gap: held
+  await sleep(5); // frames arrive asynchronously
+  assert.equal(client.streamText("s1"), "abc");
+  delta("s1", [{ seq: 3, text: "d" }]);
+  delta("s2", [{ seq: 0, text: "other " }, { seq: 1, text: "stream" }]); // first seen by its deltas
+  const final = { id: "s1", room_id: "r1", user_id: "bot", name: "Bot", text: "abcde", sent_at: "t", sender_kind: "bot", streamed: true, stream_ended_by: "end" };
+  server.sockets[0].deliver({ type: "message", message: final });
+  server.sockets[0].deliver({ type: "message", message: final }); // a repeat of the final message
+  server.sockets[0].deliver({ type: "notification", notification: { id: "n1", type: "t", sent_at: "t", user_id: "me", inbox: true } });
+  server.sockets[0].deliver({ type: "notification", notification: { id: "n2", type: "t", sent_at: "t" } }); // not stored
+  await sleep(5);
+  const s1 = streams.filter((d) => d.message_id === "s1");
+  assert.deepEqual(s1.map((d) => [d.text, d.done]), [["ab", false], ["abc", false], ["abcde", false], ["abcde", true]]);
+  assert.deepEqual(streams.filter((d) => d.message_id === "s2").map((d) => d.text), ["other stream"]);
+  assert.equal(client.streamText("s1"), null);
+  assert.equal(client.streamText("s2"), "other stream");
+  assert.equal(events.filter(([t]) => t === "message").length, 1);
+  assert.deepEqual(unread, [2, 3]);
+  assert.equal(client.unread, 3);
+  client.disconnect();
 });

@@ -33,6 +33,11 @@ PAIRS: dict[str, type[BaseModel]] = {
     "ErrorFrame": frames.ErrorFrame,
     "Notification": frames.Notification,
     "NotificationFrame": frames.NotificationFrame,
+    "OpenStream": frames.OpenStream,
+    "StreamChunk": frames.StreamChunk,
+    "MessageDeltaFrame": frames.MessageDeltaFrame,
+    "InboxItem": frames.InboxItem,
+    "InboxFrame": frames.InboxFrameOut,
 }
 # Set by the client on frames it hands to the app, never sent by the server.
 CLIENT_ONLY = {

@@ -134,6 +134,14 @@ class UnsafeUrl(RoomcastError):
     default_message = "the URL is not allowed"
 
 
+class StreamEnded(RoomcastError):
+    """A chunk for a streamed message that has already ended (its message is in history)."""
+
+    code = "stream_ended"
+    http_status = 409
+    default_message = "the stream has ended"
+
+
 def error_body(exc: BaseException, request_id: str | None = None) -> dict[str, Any]:
     """The error frame / JSON body for any exception (the only mapping in the code base)."""
     if isinstance(exc, RoomcastError):

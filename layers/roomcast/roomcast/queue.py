@@ -128,8 +128,16 @@ class RingTimer(_Queue):
         return bool(self.queue_url)
 
     def schedule(self, room_id: str, call_id: str, delay_seconds: int) -> None:
+        self._send({"room_id": room_id, "call_id": call_id}, delay_seconds)
+
+    def schedule_stream(self, room_id: str, stream_id: str, delay_seconds: int) -> None:
+        """A streamed message's idle timer (logic/streams.expire), on the same queue: a
+        timeout longer than SQS's 15-minute delay is reached by re-scheduling."""
+        self._send({"kind": "stream", "room_id": room_id, "stream_id": stream_id}, delay_seconds)
+
+    def _send(self, body: dict[str, str], delay_seconds: int) -> None:
         self.client.send_message(
             QueueUrl=self.queue_url,
-            MessageBody=json.dumps({"room_id": room_id, "call_id": call_id}),
+            MessageBody=json.dumps(body),
             DelaySeconds=max(0, min(MAX_DELAY_SECONDS, delay_seconds)),
         )

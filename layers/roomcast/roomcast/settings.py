@@ -67,6 +67,19 @@ class Settings(BaseModel):
     user_send_rate_per_second: float = Field(default=10.0, alias="USER_SEND_RATE_PER_SECOND", gt=0, le=10000)
     user_typing_rate_burst: int = Field(default=20, alias="USER_TYPING_RATE_BURST", ge=1, le=10000)
     user_typing_rate_per_second: float = Field(default=4.0, alias="USER_TYPING_RATE_PER_SECOND", gt=0, le=10000)
+    # ---- server-side messaging (issue 13; docs/admin-api.md, "Messaging")
+    # A streamed message: its chunks, its whole size (the final message must fit a
+    # 128 KB frame and a 400 KB item at 4 UTF-8 bytes a character), its chunk rate (a
+    # token bucket kept on the stream item itself: no extra write), how far ahead of a
+    # gap a chunk may be held, and how long it may stay idle before it ends by itself.
+    stream_max_chunk_chars: int = Field(default=4000, alias="STREAM_MAX_CHUNK_CHARS", ge=1, le=30000)
+    stream_max_chars: int = Field(default=16000, alias="STREAM_MAX_CHARS", ge=1, le=30000)
+    stream_chunk_rate_per_second: float = Field(default=20.0, alias="STREAM_CHUNK_RATE_PER_SECOND", gt=0, le=1000)
+    stream_chunk_rate_burst: int = Field(default=40, alias="STREAM_CHUNK_RATE_BURST", ge=1, le=10000)
+    stream_max_held_chunks: int = Field(default=64, alias="STREAM_MAX_HELD_CHUNKS", ge=1, le=1000)
+    stream_idle_timeout_seconds: int = Field(default=60, alias="STREAM_IDLE_TIMEOUT_SECONDS", ge=1, le=3600)
+    # Stored notifications stay in the user's inbox this long unless the request says.
+    inbox_ttl_seconds: int = Field(default=30 * 24 * 3600, alias="INBOX_TTL_SECONDS", ge=60)
     # ---- webhooks (docs/webhooks.md)
     default_webhook_url: str = Field(default="", alias="DEFAULT_WEBHOOK_URL")
     default_webhook_secret_id: str = Field(default="", alias="DEFAULT_WEBHOOK_SECRET_ID")
@@ -156,6 +169,8 @@ class AdminSettings(Settings):
     websocket_management_url: str = Field(alias="WEBSOCKET_MANAGEMENT_URL", min_length=1)
     default_webhook_url: str = Field(alias="DEFAULT_WEBHOOK_URL")
     webhook_secret_prefix: str = Field(alias="WEBHOOK_SECRET_PREFIX", min_length=1)
+    # A stream's idle timer (the call timer's queue and function also end idle streams).
+    call_timer_queue_url: str = Field(alias="CALL_TIMER_QUEUE_URL", min_length=1)
 
 
 class FanoutSettings(Settings):

@@ -18,6 +18,11 @@
     CONNS#<shard>   CONN#<conn>                connection index, 16 shards (TTL)
     BROADCAST#<id>  META                       broadcast: frame, state, counts (TTL)
     FANOUT#<id>     JOB#<job id>               a finished range job (TTL)
+    ROOM#<room>     STREAM#<message id>        a streamed message being written: its text
+                                               so far, held chunks, seq, version (TTL)
+    USER#<user>     INBOX#<notification id>    a stored notification (read flag; TTL)
+    USER#<user>     INBOXCOUNT                 the user's unread count (changes in the
+                                               transaction of each inbox write)
 """
 
 from __future__ import annotations
@@ -126,6 +131,18 @@ def prefix_end(prefix: str) -> str:
     """The smallest key above every key starting with `prefix` (its last character + 1)."""
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
+
+def stream_sk(message_id: str) -> str:
+    return f"STREAM#{message_id}"
+
+
+def inbox_sk(notification_id: str) -> str:
+    return f"INBOX#{notification_id}"
+
+
+INBOX_PREFIX = "INBOX#"
+# The user's unread counter (under user_pk); read with a join's room read.
+INBOX_COUNT = "INBOXCOUNT"
 
 ROOMS_GSI_PK = "ROOMS"
 GSI_NAME = "gsi1"

@@ -111,6 +111,11 @@ def room_from_item(item: dict[str, Any]) -> Room:
     return Room(**{k: v for k, v in item.items() if k not in STAT_FIELDS}, stats=stats)
 
 
+def unread_of(inbox_counter: dict[str, Any] | None) -> int | None:
+    """A user's unread count from its INBOXCOUNT item (never below 0: see dal/inbox.py)."""
+    return None if inbox_counter is None else max(0, int(inbox_counter.get("unread", 0)))
+
+
 def now_s() -> int:
     """The clock that decides expiry (tests move it to play a TTL through)."""
     return int(time.time())
@@ -432,13 +437,13 @@ class RoomStore:
 
     def add_member(
         self, member: MemberRecord, session: SessionRecord, expires_at: int, max_rooms: int
-    ) -> tuple[Room, bool]:
+    ) -> tuple[Room, bool, int | None]:
         """Join: membership, session, the connection's room link and room count, the user's
         presence count and the room's counters, all in one transaction.
 
-        Returns the room as read for the join (the caller needs no read of its own) and
+        Returns the room as read for the join (the caller needs no read of its own),
         False when this connection is already a member (a repeated join is not a second
-        join). Raises RoomNotFound / RoomClosed when the room cannot be joined and
+        join), and the user's unread inbox count read with it (None: no inbox yet). Raises RoomNotFound / RoomClosed when the room cannot be joined and
         TooManyRooms when the connection is at `max_rooms`.
 
         The counters need no read-modify-write: which branch applies (a first connection
@@ -461,7 +466,7 @@ class RoomStore:
             "ttl": self._member_ttl(expires_at),
         }
         for _attempt in range(MEMBERSHIP_ATTEMPTS):
-            room, user_connections, _ = self._membership_state(member.room_id, member.user_id)
+            room, user_connections, inbox = self._membership_state(member.room_id, member.user_id)
             if room is None:
                 raise RoomNotFound()
             if room.state != "open":
@@ -509,13 +514,13 @@ class RoomStore:
                 if not codes:
                     raise
                 if codes[1] == "ConditionalCheckFailed":
-                    return room, False
+                    return room, False, unread_of(inbox)
                 if codes[5] == "ConditionalCheckFailed":
                     raise TooManyRooms() from exc
                 if "ConditionalCheckFailed" in (codes[0], codes[4]):
                     continue  # closed meanwhile, or the counters moved: judge again
                 raise
-            return room, True
+            return room, True, unread_of(inbox)
         raise Conflict("the room is busy; try again")
 
     def end_memberships_on_close(
@@ -565,21 +570,22 @@ class RoomStore:
     def _membership_state(
         self, room_id: str, user_id: str, with_call_lock: bool = False
     ) -> tuple[Room | None, int, dict[str, Any] | None]:
-        """The room, how many connections the user has in it and (for a leave) the user's
-        call lock, as one consistent read."""
+        """The room, how many connections the user has in it and one of the user's own
+        items, as one consistent read: for a leave its call lock, for a join its inbox
+        counter (the unread count the `joined` frame carries, at no extra request)."""
         pk = keys.room_pk(room_id)
+        user_item = keys.CALL_LOCK if with_call_lock else keys.INBOX_COUNT
         gets = [
             {"Get": {"TableName": self.table, "Key": key(pk, keys.META)}},
             {"Get": {"TableName": self.table, "Key": key(pk, keys.presence_sk(user_id))}},
+            {"Get": {"TableName": self.table, "Key": key(keys.user_pk(user_id), user_item)}},
         ]
-        if with_call_lock:
-            gets.append({"Get": {"TableName": self.table, "Key": key(keys.user_pk(user_id), keys.CALL_LOCK)}})
         response = self.client.transact_get_items(TransactItems=gets)
         items = [r.get("Item") for r in response["Responses"]]
         room = room_from_item(from_item(items[0])) if items[0] else None
         connections = int(from_item(items[1]).get("connections", 0)) if items[1] else 0
-        lock = from_item(items[2]) if with_call_lock and items[2] else None
-        return room, connections, lock
+        own = from_item(items[2]) if items[2] else None
+        return room, connections, own
 
     def get_member(self, room_id: str, connection_id: str, include_expired: bool = False) -> MemberRecord | None:
         response = self.client.get_item(
@@ -699,38 +705,54 @@ class RoomStore:
     # --------------------------------------------------------------- messages
 
     def put_message(
-        self, message: MessageRecord, sender_connection_id: str
+        self,
+        message: MessageRecord,
+        sender_connection_id: str | None,
+        extra: list[dict[str, Any]] | None = None,
+        open_streams_change: int = 0,
     ) -> tuple[MessageRecord, bool]:
         """Persist a message; returns (stored message, duplicate).
 
-        One transaction checks membership and the room's state, counts the message and
-        writes it (plus its client_msg_id marker), so an acknowledged message is durable
-        and a resend with the same client_msg_id returns the original.
+        One transaction checks membership (a client's send: `sender_connection_id`; a
+        server-side message has none) and the room's state, counts the message and writes
+        it (plus its client_msg_id marker), so an acknowledged message is durable and a
+        resend with the same client_msg_id returns the original. `extra` items (a stream's
+        end) commit with it; if one of their conditions fails nothing is written and
+        Conflict is raised. `open_streams_change` moves the room's open-stream count.
         """
         pk = keys.room_pk(message.room_id)
         item = message.model_dump(exclude_none=True)
         item.update(pk=pk, sk=keys.message_sk(message.message_id))
-        transact: list[dict[str, Any]] = [
-            {
-                "ConditionCheck": {
-                    "TableName": self.table,
-                    "Key": key(pk, keys.member_sk(sender_connection_id)),
-                    "ConditionExpression": "attribute_exists(pk)",
+        transact: list[dict[str, Any]] = []
+        if sender_connection_id is not None:
+            transact.append(
+                {
+                    "ConditionCheck": {
+                        "TableName": self.table,
+                        "Key": key(pk, keys.member_sk(sender_connection_id)),
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
                 }
-            },
+            )
+        # Positions of the items whose failed conditions mean something, read below.
+        checked = len(transact) + 1
+        adds = "ADD message_count :one" + (", open_streams :streams" if open_streams_change else "")
+        counts = values(one=1, open="open", **({"streams": open_streams_change} if open_streams_change else {}))
+        transact += [
             {
                 "Update": {
                     "TableName": self.table,
                     "Key": key(pk, keys.META),
-                    "UpdateExpression": "ADD message_count :one",
+                    "UpdateExpression": adds,
                     "ConditionExpression": "#state = :open",
                     "ExpressionAttributeNames": {"#state": "state"},
-                    "ExpressionAttributeValues": values(one=1, open="open"),
+                    "ExpressionAttributeValues": counts,
                 }
             },
             {"Put": {"TableName": self.table, "Item": to_item(item)}},
         ]
         marker_key = None
+        marker_at = len(transact)
         if message.client_msg_id:
             marker_key = key(pk, keys.client_msg_sk(message.user_id, message.client_msg_id))
             transact.append(
@@ -745,13 +767,15 @@ class RoomStore:
                     }
                 }
             )
+        extra_at = len(transact)
+        transact += extra or []
         try:
             _retry_conflicts(self.client.transact_write_items, TransactItems=transact)
         except ClientError as exc:
             codes = _cancellation_codes(exc)
             if not codes:
                 raise
-            if codes[0] == "ConditionalCheckFailed" or codes[1] == "ConditionalCheckFailed":
+            if "ConditionalCheckFailed" in codes[:checked]:
                 # A close ends every membership, so a send after it fails the membership
                 # check too: the room's state says which refusal it is.
                 room = self.get_room(message.room_id)
@@ -760,24 +784,28 @@ class RoomStore:
                 if room.state != "open":
                     raise RoomClosed() from exc
                 raise NotMember() from exc
-            if marker_key and len(codes) > 3 and codes[3] == "ConditionalCheckFailed":
+            if marker_key and len(codes) > marker_at and codes[marker_at] == "ConditionalCheckFailed":
                 original = self._message_for_marker(message.room_id, marker_key)
                 if original is not None:
                     return original, True
+            if "ConditionalCheckFailed" in codes[extra_at:]:
+                raise Conflict("changed meanwhile; try again") from exc
             raise
         return message, False
 
-    def _message_for_marker(self, room_id: str, marker_key: dict[str, Any]) -> MessageRecord | None:
-        marker = self.client.get_item(TableName=self.table, Key=marker_key, ConsistentRead=True).get("Item")
-        if not marker:
-            return None
-        message_id = marker["message_id"]["S"]
+    def get_message(self, room_id: str, message_id: str) -> MessageRecord | None:
         item = self.client.get_item(
             TableName=self.table,
             Key=key(keys.room_pk(room_id), keys.message_sk(message_id)),
             ConsistentRead=True,
         ).get("Item")
         return MessageRecord(**from_item(item)) if item else None
+
+    def _message_for_marker(self, room_id: str, marker_key: dict[str, Any]) -> MessageRecord | None:
+        marker = self.client.get_item(TableName=self.table, Key=marker_key, ConsistentRead=True).get("Item")
+        if not marker:
+            return None
+        return self.get_message(room_id, marker["message_id"]["S"])
 
     def history(
         self, room_id: str, before: str | None, limit: int

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import Any
 
 from roomcast.dal import rate
 from roomcast.dal.rate import Bucket
@@ -32,6 +34,7 @@ from roomcast.models.frames import (
     MemberEventFrame,
     Message,
     MessageFrame,
+    OpenStream,
     PingFrame,
     PongFrame,
     RoomSummary,
@@ -39,7 +42,7 @@ from roomcast.models.frames import (
     TypingEventFrame,
     TypingFrame,
 )
-from roomcast.models.records import MemberRecord, MessageRecord, SessionRecord
+from roomcast.models.records import MemberRecord, MessageRecord, SenderKind, SessionRecord
 from roomcast.observability import metrics
 
 MAX_META_BYTES = 2048
@@ -56,6 +59,10 @@ def message_out(record: MessageRecord) -> Message:
         sent_at=iso(record.sent_at),
         client_msg_id=record.client_msg_id,
         meta=record.meta,
+        sender_kind=record.sender_kind,
+        streamed=record.streamed,
+        stream_ended_by=record.stream_ended_by,
+        incomplete=record.incomplete,
     )
 
 
@@ -90,7 +97,7 @@ def join(services: Services, caller: Caller, frame: JoinFrame) -> JoinedFrame:
     # The connection's lifetime plus a margin: nothing outlives it if $disconnect never runs.
     expires_at = joined_at // 1000 + settings.connection_ttl_seconds
     # The join's own read of the room (RoomNotFound / RoomClosed) is the one the reply uses.
-    room, newly_joined = store.add_member(member, session, expires_at, settings.max_rooms_per_connection)
+    room, newly_joined, unread = store.add_member(member, session, expires_at, settings.max_rooms_per_connection)
     members = live_members(services, room.room_id)
     limit = frame.history_limit if frame.history_limit is not None else settings.history_page_size
     messages, cursor = store.history(room.room_id, None, limit) if limit else ([], None)
@@ -104,17 +111,44 @@ def join(services: Services, caller: Caller, frame: JoinFrame) -> JoinedFrame:
             at=iso(joined_at),
         )
         broadcast_to_room(services, room.room_id, event.dump(), exclude=caller.connection_id, members=members)
-    return _bounded_joined(
-        JoinedFrame(
-            request_id=frame.request_id,
-            room=RoomSummary(room_id=room.room_id, name=room.name, state=room.state),
-            members=[],
-            history=HistoryPage(messages=[], next_cursor=_longest_cursor(messages, cursor)),
-        ),
-        snapshot(members),
-        [message_out(m) for m in messages],
-        cursor,
+    reply = JoinedFrame(
+        request_id=frame.request_id,
+        room=RoomSummary(room_id=room.room_id, name=room.name, state=room.state),
+        members=[],
+        history=HistoryPage(messages=[], next_cursor=_longest_cursor(messages, cursor)),
+        unread=unread,
     )
+    if room.open_streams > 0:
+        # Only then a read of its own: a room without a stream open pays nothing for them.
+        reply.streams = _open_streams(services, room.room_id)
+    return _bounded_joined(reply, snapshot(members), [message_out(m) for m in messages], cursor)
+
+
+# Of a join reply's 128 KB, what open streams' text may take (the rest is members and history).
+JOIN_STREAMS_BUDGET = 48 * 1024
+
+
+def _open_streams(services: Services, room_id: str) -> list[OpenStream]:
+    """The room's open streams (logic/streams.py) with their text so far, within
+    JOIN_STREAMS_BUDGET bytes: one that does not fit is left out, and its joiner gets
+    its final message (deltas for a stream a client does not know are not applicable)."""
+    # Imported on use: only a join into a room with a stream open reads them.
+    from roomcast.dal.streams import StreamStore
+
+    streams = [
+        OpenStream(
+            message_id=s.message_id,
+            room_id=s.room_id,
+            user_id=s.user_id,
+            name=s.name,
+            sender_kind=s.sender_kind,
+            text=s.text,
+            next_seq=s.next_seq,
+            started_at=iso(s.started_at),
+        )
+        for s in StreamStore(services.store.table, services.store.client).open_streams(room_id)
+    ]
+    return streams[: pages.first_that_fit(streams, JOIN_STREAMS_BUDGET)]
 
 
 def _longest_cursor(messages: list[MessageRecord], cursor: str | None) -> str | None:
@@ -179,47 +213,86 @@ def take_rate_tokens(services: Services, caller: Caller, kind: str) -> None:
             raise RateLimited(f"{kind} is limited to {limit:g} per second for {whose}", retry_after_ms=wait_ms)
 
 
-def send(services: Services, caller: Caller, frame: SendFrame) -> AckFrame:
+@dataclass(frozen=True)
+class Sender:
+    """Who a message is from: a client on a connection (a `send`: its membership is part
+    of the write and its own copy is not sent to it) or the server (`kind` system/bot,
+    no connection: POST /rooms/{id}/messages and streams)."""
+
+    user_id: str
+    name: str
+    kind: SenderKind | None = None
+    connection_id: str | None = None
+
+
+def check_message(services: Services, text: str, meta: dict[str, Any] | None) -> None:
+    """What a message must be before anything is read or written (a refusal writes nothing)."""
     settings = services.settings
-    if len(frame.text) > settings.max_message_chars:
+    if len(text) > settings.max_message_chars:
         raise PayloadTooLarge(f"text is limited to {settings.max_message_chars} characters")
-    if frame.meta is not None and len(json.dumps(frame.meta, separators=(",", ":"))) > MAX_META_BYTES:
+    if meta is not None and len(json.dumps(meta, separators=(",", ":"))) > MAX_META_BYTES:
         raise PayloadTooLarge(f"meta is limited to {MAX_META_BYTES} bytes of JSON")
-    if frame.meta is not None and (problem := storable_problem(frame.meta, MAX_META_DEPTH)):
+    if meta is not None and (problem := storable_problem(meta, MAX_META_DEPTH)):
         raise InvalidFrame(f"meta: {problem}")
-    # After the checks that need no read (a malformed frame writes nothing), before the store.
-    take_rate_tokens(services, caller, "send")
-    sent_at = now_ms()
-    record = MessageRecord(
-        room_id=frame.room_id,
-        message_id=new_id(sent_at),
-        user_id=caller.identity.user_id,
-        name=caller.identity.name,
-        text=frame.text,
+
+
+def new_message(
+    room_id: str, sender: Sender, text: str, client_msg_id: str | None, meta: dict[str, Any] | None,
+    sent_at: int | None = None, message_id: str | None = None,
+) -> MessageRecord:
+    sent_at = now_ms() if sent_at is None else sent_at
+    return MessageRecord(
+        room_id=room_id,
+        message_id=message_id or new_id(sent_at),
+        user_id=sender.user_id,
+        name=sender.name,
+        text=text,
         sent_at=sent_at,
-        client_msg_id=frame.client_msg_id,
-        meta=frame.meta,
+        client_msg_id=client_msg_id,
+        meta=meta,
+        sender_kind=sender.kind,
     )
-    # Durable first: the transaction checks membership and room state and writes the message.
-    stored, duplicate = services.store.put_message(record, caller.connection_id)
+
+
+def deliver(
+    services: Services,
+    record: MessageRecord,
+    sender: Sender,
+    request_id: str | None = None,
+    **store_options: Any,
+) -> AckFrame:
+    """Store a message, then fan it out: the one path of every message into history (a
+    client's `send`, a server message, a finished stream). Durable first: the transaction
+    checks membership (a client's) and the room's state and writes the message; a
+    client_msg_id already used answers the original, not sent again."""
+    stored, duplicate = services.store.put_message(record, sender.connection_id, **store_options)
     message = message_out(stored)
     if duplicate:
-        return AckFrame(request_id=frame.request_id, message=message, duplicate=True)
+        return AckFrame(request_id=request_id, message=message, duplicate=True)
     result = broadcast_to_room(
         services,
-        frame.room_id,
+        record.room_id,
         MessageFrame(message=message).dump(),
-        exclude=caller.connection_id,
+        exclude=sender.connection_id,
         message_id=message.id,
     )
     return AckFrame(
-        request_id=frame.request_id,
+        request_id=request_id,
         message=message,
         delivered=result.delivered,
         failed=result.failed,
         gone=len(result.gone),
         queued=result.queued,
     )
+
+
+def send(services: Services, caller: Caller, frame: SendFrame) -> AckFrame:
+    check_message(services, frame.text, frame.meta)
+    # After the checks that need no read (a malformed frame writes nothing), before the store.
+    take_rate_tokens(services, caller, "send")
+    sender = Sender(caller.identity.user_id, caller.identity.name, connection_id=caller.connection_id)
+    record = new_message(frame.room_id, sender, frame.text, frame.client_msg_id, frame.meta)
+    return deliver(services, record, sender, frame.request_id)
 
 
 def history(services: Services, caller: Caller, frame: HistoryFrame) -> HistoryFrameOut:

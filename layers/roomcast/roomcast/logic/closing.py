@@ -47,6 +47,13 @@ def close_room(
 ) -> CloseResponse:
     store = services.store
     room = store.require_room(room_id)
+    if room.state == "open" and room.open_streams > 0:
+        # Streams still being written end first, so their text is in history and in the
+        # room.closed payload (stream_ended_by "room_closed"); a chunk after that is
+        # refused with stream_ended. Imported here: most closes have no stream open.
+        from roomcast.logic.streams import end_open_streams
+
+        end_open_streams(services, room_id)
     if room.state == "open":
         closed_at = now_ms()
         delivery_id = new_id(closed_at)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -15,7 +15,7 @@ from roomcast.models.common import (
     UserId,
     storable_problem,
 )
-from roomcast.models.frames import Member
+from roomcast.models.frames import AckFrame, Member, Notification
 from roomcast.models.signaling import CallView
 
 MAX_METADATA_BYTES = 16 * 1024
@@ -114,3 +114,123 @@ class RoomView(OutModel):
 class RoomList(OutModel):
     rooms: list[RoomView]
     next_cursor: str | None = None
+
+
+# ---------------------------------------------------------------- issue 13: server-side messaging
+
+
+class ServerSender(StrictModel):
+    """Who a server-side message shows as: a user id and name, flagged system or bot."""
+
+    user_id: UserId
+    name: DisplayName
+    kind: Literal["system", "bot"] = "system"
+
+
+class PostMessageRequest(StrictModel):
+    sender: ServerSender
+    text: str = Field(min_length=1)
+    # A resend with the same id (per sender and room) answers the original, duplicate: true.
+    client_msg_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    meta: dict[str, Any] | None = None
+
+
+class BatchMessagesRequest(PostMessageRequest):
+    """One message to many rooms (a system notice): each room gets its own message."""
+
+    room_ids: list[RoomId] = Field(min_length=1, max_length=100)
+
+    @field_validator("room_ids")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("room ids must be distinct")
+        return value
+
+
+class BatchError(OutModel):
+    code: str
+    message: str
+
+
+class BatchItemResult(OutModel):
+    room_id: str
+    ok: bool
+    # The room's ack (as POST /rooms/{id}/messages answers it), or why it was refused.
+    ack: AckFrame | None = None
+    error: BatchError | None = None
+
+
+class BatchMessagesResult(OutModel):
+    results: list[BatchItemResult]
+    succeeded: int
+    failed: int
+
+
+MAX_NOTIFICATION_DATA_BYTES = 8 * 1024
+
+
+class NotificationRequest(StrictModel):
+    type: Annotated[str, Field(min_length=1, max_length=64)]
+    data: Any = None
+    # Also keep it in the user's inbox (paged and marked read with the `inbox` action).
+    store: bool = False
+    # How long a stored notification stays (default INBOX_TTL_SECONDS, 30 days).
+    ttl_seconds: int | None = Field(default=None, ge=60, le=365 * 24 * 3600)
+    room_id: RoomId | None = None
+
+    @field_validator("data")
+    @classmethod
+    def _data_is_small(cls, value: Any) -> Any:
+        # Small enough that an inbox page of 50 stays far under 128 KB, and storable.
+        if len(json.dumps(value, separators=(",", ":"))) > MAX_NOTIFICATION_DATA_BYTES:
+            raise ValueError(f"data is limited to {MAX_NOTIFICATION_DATA_BYTES} bytes of JSON")
+        if problem := storable_problem(value, max_depth=16):
+            raise ValueError(f"data {problem}")
+        return value
+
+
+class NotificationResult(OutModel):
+    notification: Notification
+    # The user's live connections found (the user index) and what the posts did.
+    connections: int
+    delivered: int
+    failed: int
+    gone: int
+    stored: bool
+    # The user's unread count after this one was stored (stored only).
+    unread: int | None = None
+
+
+class OpenStreamRequest(StrictModel):
+    sender: ServerSender
+    meta: dict[str, Any] | None = None
+
+
+class StreamView(OutModel):
+    stream_id: str
+    # The id the finished message will have (the same as stream_id).
+    message_id: str
+    room_id: str
+    next_seq: int
+    held: int
+    chars: int
+    started_at: str
+    idle_timeout_seconds: int
+
+
+class ChunkRequest(StrictModel):
+    seq: int = Field(ge=0, le=1_000_000)
+    text: str = Field(min_length=1)
+
+
+class ChunkResult(OutModel):
+    stream_id: str
+    seq: int
+    # The chunk was received before (nothing changed).
+    duplicate: bool
+    # The next seq the stream waits for, and how many chunks are held after a gap.
+    next_seq: int
+    held: int
+    # Member connections the delta went to (0 when the chunk was held or repeated).
+    delivered: int = 0

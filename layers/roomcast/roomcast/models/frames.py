@@ -66,8 +66,21 @@ class CloseFrame(ClientFrame):
     room_id: RoomId
 
 
+InboxId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class InboxFrame(ClientFrame):
+    """The caller's inbox (notifications stored by POST /users/{id}/notifications):
+    mark some read, then page it newest first. limit 0 answers only the unread count."""
+
+    action: Literal["inbox"]
+    before: InboxId | None = None
+    limit: int = Field(default=20, ge=0, le=50)
+    mark_read: list[InboxId] | None = Field(default=None, max_length=25)
+
+
 ChatFrame = Annotated[
-    JoinFrame | LeaveFrame | SendFrame | HistoryFrame | TypingFrame | PingFrame | CloseFrame,
+    JoinFrame | LeaveFrame | SendFrame | HistoryFrame | TypingFrame | PingFrame | CloseFrame | InboxFrame,
     Field(discriminator="action"),
 ]
 CHAT_FRAME_ADAPTER: TypeAdapter[Any] = TypeAdapter(ChatFrame)
@@ -92,6 +105,26 @@ class Message(OutModel):
     sent_at: str
     client_msg_id: str | None = None
     meta: dict[str, Any] | None = None
+    # Server-side messages only (absent on a client's send): "system" or "bot"; a finished
+    # stream is `streamed`, with `stream_ended_by` ("end", "timeout" or "room_closed") and `incomplete`
+    # when chunks after a gap that never filled were left out.
+    sender_kind: Literal["system", "bot"] | None = None
+    streamed: bool | None = None
+    stream_ended_by: Literal["end", "timeout", "room_closed"] | None = None
+    incomplete: bool | None = None
+
+
+class OpenStream(OutModel):
+    """A streamed message still being written: its text so far (chunks 0..next_seq-1)."""
+
+    message_id: str
+    room_id: str
+    user_id: str
+    name: str
+    sender_kind: Literal["system", "bot"]
+    text: str
+    next_seq: int
+    started_at: str
 
 
 class HistoryPage(OutModel):
@@ -114,6 +147,12 @@ class JoinedFrame(OutModel):
     # listed); omitted otherwise.
     members_truncated: bool | None = None
     history: HistoryPage
+    # Streams open in the room, with their text so far (only when there are some): the
+    # `message.delta` frames that follow continue from each one's next_seq.
+    streams: list[OpenStream] | None = None
+    # The joining user's unread inbox count, read with the join's own room read (no extra
+    # request); omitted when the user has never had a stored notification.
+    unread: int | None = None
 
 
 class LeftFrame(OutModel):
@@ -193,6 +232,10 @@ class Notification(OutModel):
     data: Any = None
     sent_at: str
     room_id: str | None = None
+    # POST /users/{id}/notifications only: the user it was sent to, and true when it is
+    # also stored in that user's inbox (the `inbox` action pages it and marks it read).
+    user_id: str | None = None
+    inbox: bool | None = None
 
 
 class NotificationFrame(OutModel):
@@ -200,3 +243,44 @@ class NotificationFrame(OutModel):
 
     type: Literal["notification"] = "notification"
     notification: Notification
+
+
+# ---------------------------------------------------------------- issue 13: streams, inbox
+
+
+class StreamChunk(OutModel):
+    seq: int
+    text: str
+
+
+class MessageDeltaFrame(OutModel):
+    """Chunks of a streamed message that just became contiguous, in seq order. A client
+    appends the chunk whose seq is its next one and ignores those it already has; the
+    final `message` with the same id carries the whole text."""
+
+    type: Literal["message.delta"] = "message.delta"
+    room_id: str
+    message_id: str
+    user_id: str
+    name: str
+    sender_kind: Literal["system", "bot"]
+    chunks: list[StreamChunk]
+
+
+class InboxItem(OutModel):
+    id: str
+    type: str
+    data: Any = None
+    sent_at: str
+    room_id: str | None = None
+    read: bool
+
+
+class InboxFrameOut(OutModel):
+    type: Literal["inbox"] = "inbox"
+    request_id: str | None = None
+    items: list[InboxItem]
+    next_cursor: str | None = None
+    unread: int
+    # How many of mark_read's ids were unread and are read now.
+    marked: int = 0

@@ -7,6 +7,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 RoomState = Literal["open", "closing", "closed"]
+# Who sent a server-side message (None: a client's `send`), and how a streamed one ended.
+SenderKind = Literal["system", "bot"]
+StreamEndReason = Literal["end", "timeout", "room_closed"]
 
 
 class Record(BaseModel):
@@ -38,6 +41,8 @@ class Room(Record):
     webhook_secret_id: str | None = None
     delivery_id: str | None = None
     stats: RoomStats = Field(default_factory=RoomStats)
+    # Streamed messages open in the room (logic/streams.py): a join reads them only when > 0.
+    open_streams: int = 0
 
 
 class Identity(Record):
@@ -93,6 +98,13 @@ class MessageRecord(Record):
     sent_at: int
     client_msg_id: str | None = None
     meta: dict[str, Any] | None = None
+    # Server-side messages (issue 13): None for a client's `send`; "system" or "bot" for
+    # POST /rooms/{id}/messages and streams. A finished stream is `streamed`, with how it
+    # ended and whether held chunks after a gap were left out (docs/protocol.md, "Streams").
+    sender_kind: SenderKind | None = None
+    streamed: bool | None = None
+    stream_ended_by: StreamEndReason | None = None
+    incomplete: bool | None = None
 
 
 CallStatus = Literal["invited", "accepted", "rejected", "ended", "failed", "missed"]

@@ -85,6 +85,14 @@ class CallTimerJob(StrictModel):
     call_id: CallId
 
 
+class StreamTimerJob(StrictModel):
+    """The delayed message on the same queue that ends an idle streamed message (issue 13)."""
+
+    kind: Literal["stream"]
+    room_id: RoomId
+    stream_id: CallId  # the same 25-hex-digit id shape
+
+
 # ---------------------------------------------------------------- server -> client
 
 

@@ -50,6 +50,11 @@ def chat_item(m: MessageRecord) -> dict[str, Any]:
         item["client_msg_id"] = m.client_msg_id
     if m.meta:
         item["meta"] = m.meta
+    # Server-side and streamed messages carry their flags (docs/webhooks.md); a client's
+    # message has none of them.
+    for flag in ("sender_kind", "streamed", "stream_ended_by", "incomplete"):
+        if (value := getattr(m, flag)) is not None:
+            item[flag] = value
     return item
 
 
