@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from roomcast.logic import chat, closing
+from roomcast.logic import chat, closing, moderation
+from roomcast.models.frames import MODERATION_ACTIONS
 from roomcast.logic.context import Caller, Services
 from roomcast.models.frames import CHAT_ACTIONS, CHAT_FRAME_ADAPTER
 from roomcast.observability import logger, metrics
@@ -21,6 +22,8 @@ _ACTIONS = {
     "typing": chat.typing,
     "ping": lambda services, caller, frame: chat.ping(frame),
     "close": closing.close_action,
+    # Moderators and room admins only (logic/moderation.py checks on every frame).
+    **dict.fromkeys(MODERATION_ACTIONS, moderation.moderate_action),
 }
 # The frame union (models/frames.py) owns the action names: a table that drifts from it
 # fails this function's cold start, not a user's frame.

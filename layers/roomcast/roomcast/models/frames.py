@@ -66,8 +66,63 @@ class CloseFrame(ClientFrame):
     room_id: RoomId
 
 
+# -------------------------------------------- moderation (issue 14): moderators and admins only
+
+Reason = Annotated[str, Field(min_length=1, max_length=500)]
+# An optional expiry: at most a year (a ban for good has none).
+Duration = Annotated[int, Field(ge=1, le=366 * 86_400)]
+
+
+class KickFrame(ClientFrame):
+    """The user's connections leave the room (they get `kicked`); they may join again."""
+
+    action: Literal["kick"]
+    room_id: RoomId
+    user_id: UserId
+    reason: Reason | None = None
+
+
+class BanFrame(ClientFrame):
+    action: Literal["ban"]
+    room_id: RoomId
+    user_id: UserId
+    duration_seconds: Duration | None = None
+    reason: Reason | None = None
+
+
+class UnbanFrame(ClientFrame):
+    action: Literal["unban"]
+    room_id: RoomId
+    user_id: UserId
+
+
+class MuteFrame(ClientFrame):
+    action: Literal["mute"]
+    room_id: RoomId
+    user_id: UserId
+    duration_seconds: Duration | None = None
+    reason: Reason | None = None
+
+
+class UnmuteFrame(ClientFrame):
+    action: Literal["unmute"]
+    room_id: RoomId
+    user_id: UserId
+
+
+class DeleteMessageFrame(ClientFrame):
+    action: Literal["delete_message"]
+    room_id: RoomId
+    message_id: Annotated[str, Field(pattern=r"^[0-9a-f]{25}$")]
+
+
+ModerationFrame = (
+    KickFrame | BanFrame | UnbanFrame | MuteFrame | UnmuteFrame | DeleteMessageFrame
+)
+MODERATION_ACTIONS = actions_of(ModerationFrame)
+
 ChatFrame = Annotated[
-    JoinFrame | LeaveFrame | SendFrame | HistoryFrame | TypingFrame | PingFrame | CloseFrame,
+    JoinFrame | LeaveFrame | SendFrame | HistoryFrame | TypingFrame | PingFrame | CloseFrame | ModerationFrame,
     Field(discriminator="action"),
 ]
 CHAT_FRAME_ADAPTER: TypeAdapter[Any] = TypeAdapter(ChatFrame)
@@ -92,6 +147,10 @@ class Message(OutModel):
     sent_at: str
     client_msg_id: str | None = None
     meta: dict[str, Any] | None = None
+    # A tombstone (a moderator deleted it): text is "", meta gone; omitted otherwise.
+    deleted: bool | None = None
+    deleted_by: str | None = None
+    deleted_at: str | None = None
 
 
 class HistoryPage(OutModel):
@@ -185,6 +244,8 @@ class ErrorFrame(OutModel):
     request_id: str | None = None
     # rate_limited only: milliseconds until the same frame would be accepted.
     retry_after_ms: int | None = None
+    # banned / muted only, when the ban or mute ends (RFC 3339); absent: until lifted.
+    until: str | None = None
 
 
 class Notification(OutModel):
@@ -200,3 +261,62 @@ class NotificationFrame(OutModel):
 
     type: Literal["notification"] = "notification"
     notification: Notification
+
+
+# ------------------------------------------------ moderation (issue 14), server -> client
+
+
+class ModeratedFrame(OutModel):
+    """The moderator's reply: the act as recorded (MODLOG#)."""
+
+    type: Literal["moderated"] = "moderated"
+    request_id: str | None = None
+    room_id: str
+    act: str
+    target_user: str | None = None
+    message_id: str | None = None
+    until: str | None = None
+    # kick / ban: how many of the user's connections left the room.
+    connections_removed: int | None = None
+
+
+class KickedFrame(OutModel):
+    """To each connection a moderator removed from the room; it is no longer a member.
+
+    cause: kick (it may join again), ban (refused until `until`, or for good), removed
+    (taken off a members-only room's list)."""
+
+    type: Literal["kicked"] = "kicked"
+    room_id: str
+    cause: Literal["kick", "ban", "removed"]
+    by: str
+    reason: str | None = None
+    until: str | None = None
+    at: str
+
+
+class MutedFrame(OutModel):
+    """To the muted user's connections in the room: sends and typing answer `muted`."""
+
+    type: Literal["muted", "unmuted"]
+    room_id: str
+    by: str
+    reason: str | None = None
+    until: str | None = None
+    at: str
+
+
+class MessageDeletedFrame(OutModel):
+    type: Literal["message.deleted"] = "message.deleted"
+    room_id: str
+    message_id: str
+    deleted_by: str
+    deleted_at: str
+
+
+class DisconnectedFrame(OutModel):
+    """Sent before the server closes a connection (POST /users/{id}/disconnect)."""
+
+    type: Literal["disconnected"] = "disconnected"
+    reason: str
+    at: str
