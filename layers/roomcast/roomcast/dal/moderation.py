@@ -198,13 +198,14 @@ class ModerationStore:
         ], cursor
 
     def connection_partition(self, connection_id: str, max_rooms: int) -> tuple[Connection | None, list[str]]:
-        """A connection's META and (up to max_rooms of) its rooms from ONE Query of its
+        """A connection's META and up to max_rooms + 1 of its rooms (one more than asked
+        says there are more) from ONE Query of its
         partition: META, then its (at most 3) RATE# buckets, then ROOM#; ROOMCOUNT sorts after."""
         response = self.client.query(
             TableName=self.table,
             KeyConditionExpression="pk = :p AND sk BETWEEN :a AND :b",
             ExpressionAttributeValues=values(p=keys.conn_pk(connection_id), a=keys.META, b=keys.prefix_end("ROOM#")),
-            Limit=max_rooms + 4,
+            Limit=max_rooms + 5,
             ConsistentRead=True,
         )
         meta: Connection | None = None
@@ -215,7 +216,7 @@ class ModerationStore:
                 meta = Connection(**item)
             elif item["sk"].startswith("ROOM#"):
                 rooms.append(item["room_id"])
-        return meta, rooms[:max_rooms]
+        return meta, rooms[: max_rooms + 1]
 
     def members_of_connections(self, room_id: str, connection_ids: list[str]) -> list[MemberRecord]:
         """The memberships in `room_id` of some connections (one user's): one BatchGetItem."""

@@ -103,7 +103,7 @@ class MessageRecord(Record):
     client_msg_id: str | None = None
     meta: dict[str, Any] | None = None
     # A moderator's deletion turns the item into a tombstone (dal/keys.py): text "", no meta.
-    deleted: bool = False
+    deleted: bool | None = None
     deleted_by: str | None = None
     deleted_at: int | None = None
 
