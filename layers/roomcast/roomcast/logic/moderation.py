@@ -72,8 +72,9 @@ def mod_store(services: Services) -> ModerationStore:
     return ModerationStore(services.store.table, services.store.client)
 
 
-def _open_room(services: Services, room_id: str) -> Room:
-    room = services.store.require_room(room_id)
+def _open_room(services: Services, room_id: str, room: Room | None = None) -> Room:
+    """The room, open; `room` when the caller has just read it (a moderator's check)."""
+    room = room or services.store.require_room(room_id)
     if room.state != "open":
         raise RoomClosed()
     return room
@@ -185,8 +186,10 @@ def _until(duration_seconds: int | None, at: int) -> int | None:
     return at + duration_seconds * 1000 if duration_seconds is not None else None
 
 
-def kick(services: Services, room_id: str, user_id: str, by: str, reason: str | None = None) -> ModerationView:
-    _open_room(services, room_id)
+def kick(
+    services: Services, room_id: str, user_id: str, by: str, reason: str | None = None, room: Room | None = None
+) -> ModerationView:
+    _open_room(services, room_id, room)
     at = clock.now_ms()
     log = _log(room_id, "kicked", by, user_id, at, reason=reason)
     frame = KickedFrame(room_id=room_id, cause="kick", by=by, reason=reason, at=iso(at))
@@ -200,12 +203,12 @@ def kick(services: Services, room_id: str, user_id: str, by: str, reason: str | 
 
 def ban(
     services: Services, room_id: str, user_id: str, by: str,
-    duration_seconds: int | None = None, reason: str | None = None,
+    duration_seconds: int | None = None, reason: str | None = None, room: Room | None = None,
 ) -> ModerationView:
     """Refuses the user's joins (dal/store.py add_member) until lifted or `until`, and
     removes their live connections (`kicked`, cause ban). Any user id may be banned,
     connected or not, listed or not: a ban can come first."""
-    _open_room(services, room_id)
+    _open_room(services, room_id, room)
     at = clock.now_ms()
     until = _until(duration_seconds, at)
     log = _log(room_id, "banned", by, user_id, at, until=until, reason=reason)
@@ -220,11 +223,11 @@ def ban(
 
 def mute(
     services: Services, room_id: str, user_id: str, by: str,
-    duration_seconds: int | None = None, reason: str | None = None,
+    duration_seconds: int | None = None, reason: str | None = None, room: Room | None = None,
 ) -> ModerationView:
     """Their sends and typing answer `muted` (checked by the send's own transaction);
     they still read. Their connections in the room are told `muted`."""
-    _open_room(services, room_id)
+    _open_room(services, room_id, room)
     at = clock.now_ms()
     until = _until(duration_seconds, at)
     log = _log(room_id, "muted", by, user_id, at, until=until, reason=reason)
@@ -243,10 +246,12 @@ def _tell_user(services: Services, room_id: str, user_id: str, payload: dict[str
         services.gateway.broadcast(targets, payload)
 
 
-def lift(services: Services, kind: str, room_id: str, user_id: str, by: str) -> ModerationView:
+def lift(
+    services: Services, kind: str, room_id: str, user_id: str, by: str, room: Room | None = None
+) -> ModerationView:
     """Unban / unmute (kind ban / mute): user_not_found when there is none to lift (an
     expired one is still there to lift, and its lifting is logged)."""
-    _open_room(services, room_id)
+    _open_room(services, room_id, room)
     at = clock.now_ms()
     log = _log(room_id, "unbanned" if kind == "ban" else "unmuted", by, user_id, at)
     if not mod_store(services).delete_restriction(kind, room_id, user_id, log):
@@ -256,9 +261,11 @@ def lift(services: Services, kind: str, room_id: str, user_id: str, by: str) -> 
     return view(log)
 
 
-def delete_message(services: Services, room_id: str, message_id: str, by: str) -> ModerationView:
+def delete_message(
+    services: Services, room_id: str, message_id: str, by: str, room: Room | None = None
+) -> ModerationView:
     """A tombstone in history (dal/keys.py), `message.deleted` to the room's members."""
-    _open_room(services, room_id)
+    _open_room(services, room_id, room)
     store = mod_store(services)
     message = store.get_message(room_id, message_id) if is_id(message_id) else None
     if message is None or message.deleted:
@@ -275,7 +282,7 @@ def delete_message(services: Services, room_id: str, message_id: str, by: str) -
 # ------------------------------------------------------- WebSocket actions
 
 
-def _require_moderator(services: Services, caller: Caller, room_id: str) -> None:
+def _require_moderator(services: Services, caller: Caller, room_id: str) -> Room:
     from roomcast.logic.chat import check_token_allows
 
     check_token_allows(caller, room_id)
@@ -284,26 +291,27 @@ def _require_moderator(services: Services, caller: Caller, room_id: str) -> None
         raise RoomNotFound()
     identity = caller.identity
     if identity.admin or identity.user_id in room.admin_user_ids:
-        return
+        return room
     if roster is None or roster.role not in MODERATOR_ROLES:
         raise NotModerator()
+    return room
 
 
 def moderate_action(services: Services, caller: Caller, frame: Any) -> ModeratedFrame:
     """kick, ban, unban, mute, unmute, delete_message from a moderator's connection."""
-    _require_moderator(services, caller, frame.room_id)
+    room = _require_moderator(services, caller, frame.room_id)
     by = caller.identity.user_id
     room_id = frame.room_id
     if frame.action == "kick":
-        done = kick(services, room_id, frame.user_id, by, frame.reason)
+        done = kick(services, room_id, frame.user_id, by, frame.reason, room=room)
     elif frame.action in ("ban", "mute"):
         done = (ban if frame.action == "ban" else mute)(
-            services, room_id, frame.user_id, by, frame.duration_seconds, frame.reason
+            services, room_id, frame.user_id, by, frame.duration_seconds, frame.reason, room=room
         )
     elif frame.action in ("unban", "unmute"):
-        done = lift(services, frame.action[2:], room_id, frame.user_id, by)
+        done = lift(services, frame.action[2:], room_id, frame.user_id, by, room=room)
     else:
-        done = delete_message(services, room_id, frame.message_id, by)
+        done = delete_message(services, room_id, frame.message_id, by, room=room)
     return ModeratedFrame(
         request_id=frame.request_id,
         room_id=room_id,
