@@ -33,6 +33,11 @@ PAIRS: dict[str, type[BaseModel]] = {
     "ErrorFrame": frames.ErrorFrame,
     "Notification": frames.Notification,
     "NotificationFrame": frames.NotificationFrame,
+    "ModeratedFrame": frames.ModeratedFrame,
+    "KickedFrame": frames.KickedFrame,
+    "MutedFrame": frames.MutedFrame,
+    "MessageDeletedFrame": frames.MessageDeletedFrame,
+    "DisconnectedFrame": frames.DisconnectedFrame,
 }
 # Set by the client on frames it hands to the app, never sent by the server.
 CLIENT_ONLY = {
