@@ -286,6 +286,27 @@ def test_ban_without_end_lasts_until_lifted_and_any_user_can_be_banned(stack, in
     assert [e["act"] for e in modlog()] == ["banned", "unbanned"]
 
 
+def test_a_ban_whose_removal_never_ran_still_stops_sends_and_typing(stack, invoke, monkeypatch):
+    """A crash between the ban's write and the removal of the user's connections: the user
+    is still a member, but the send and typing checks refuse them."""
+    from roomcast.logic import moderation
+
+    room(invoke)
+    connect(invoke, BOB)
+    join(invoke, BOB)
+
+    def crash(*args: Any, **kwargs: Any) -> int:
+        raise RuntimeError("the invocation died here")
+
+    monkeypatch.setattr(moderation, "remove_from_room", crash)
+    assert api(invoke, "POST", "/rooms/lobby/bans", {"user_id": "bob", "duration_seconds": 60})[0] == 500
+    assert [e["act"] for e in modlog()] == ["banned"]  # the ban itself committed, logged
+    assert member_ids(invoke) == {"bob"}
+    refused = send(invoke, BOB, "sneaky")
+    assert refused["code"] == "banned" and refused["until"]
+    assert act(invoke, BOB, {"action": "typing", "room_id": "lobby"})["code"] == "banned"
+
+
 def test_ban_in_one_room_is_not_a_ban_in_another(stack, invoke):
     room(invoke)
     room(invoke, "other")

@@ -632,22 +632,23 @@ class RoomStore:
         return member if include_expired or not is_expired(member) else None
 
     def require_unmuted_member(self, room_id: str, connection_id: str, user_id: str) -> MemberRecord:
-        """require_member for `typing`, which a mute refuses too: the membership and the mute
-        in one TransactGetItems (one request, as the GetItem it replaces)."""
+        """require_member for `typing`, which a mute (or a ban) refuses too: the membership,
+        the mute and the ban in one TransactGetItems (one request, as the GetItem it replaces)."""
         pk = keys.room_pk(room_id)
         response = self.client.transact_get_items(
             TransactItems=[
-                {"Get": {"TableName": self.table, "Key": key(pk, keys.member_sk(connection_id))}},
-                {"Get": {"TableName": self.table, "Key": key(pk, keys.mute_sk(user_id))}},
+                {"Get": {"TableName": self.table, "Key": key(pk, sk)}}
+                for sk in (keys.member_sk(connection_id), keys.ban_sk(user_id), keys.mute_sk(user_id))
             ]
         )
-        member_item, mute_item = (r.get("Item") for r in response["Responses"])
+        member_item, *restrictions = (r.get("Item") for r in response["Responses"])
         member = MemberRecord(**from_item(member_item)) if member_item else None
         if member is None or is_expired(member):
             raise NotMember()
-        until = from_item(mute_item).get("until") if mute_item else None
-        if mute_item and (until is None or int(until) > clock.now_ms()):
-            raise Muted(until=iso(int(until)) if until is not None else None)
+        for refusal, item in zip((Banned, Muted), restrictions, strict=True):
+            until = from_item(item).get("until") if item else None
+            if item and (until is None or int(until) > clock.now_ms()):
+                raise refusal(until=iso(int(until)) if until is not None else None)
         return member
 
     def require_member(self, room_id: str, connection_id: str) -> MemberRecord:
@@ -791,8 +792,12 @@ class RoomStore:
             },
             {"Put": {"TableName": self.table, "Item": to_item(item)}},
         ]
-        # Index 3: no mute in force (issue 14), checked by the same transaction.
-        transact.append(_not_restricted(self.table, key(pk, keys.mute_sk(message.user_id)), clock.now_ms()))
+        # Index 3: no mute in force, 4: no ban (issue 14), checked by the same transaction. The
+        # ban is checked here too: a ban whose removal of the user's connections did not run
+        # (a crash after the ban's own write) still stops their sends.
+        now = clock.now_ms()
+        transact.append(_not_restricted(self.table, key(pk, keys.mute_sk(message.user_id)), now))
+        transact.append(_not_restricted(self.table, key(pk, keys.ban_sk(message.user_id)), now))
         marker_key = None
         if message.client_msg_id:
             marker_key = key(pk, keys.client_msg_sk(message.user_id, message.client_msg_id))
@@ -823,9 +828,11 @@ class RoomStore:
                 if room.state != "open":
                     raise RoomClosed() from exc
                 raise NotMember() from exc
+            if codes[4] == "ConditionalCheckFailed":
+                raise Banned(until=_until_of(exc, 4)) from exc
             if codes[3] == "ConditionalCheckFailed":
                 raise Muted(until=_until_of(exc, 3)) from exc
-            if marker_key and len(codes) > 4 and codes[4] == "ConditionalCheckFailed":
+            if marker_key and len(codes) > 5 and codes[5] == "ConditionalCheckFailed":
                 original = self._message_for_marker(message.room_id, marker_key)
                 if original is not None:
                     return original, True
