@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from roomcast.logic import chat, closing, moderation
-from roomcast.models.frames import MODERATION_ACTIONS
 from roomcast.logic.context import Caller, Services
-from roomcast.models.frames import CHAT_ACTIONS, CHAT_FRAME_ADAPTER
+from roomcast.models.frames import CHAT_ACTIONS, CHAT_FRAME_ADAPTER, MODERATION_ACTIONS
 from roomcast.observability import logger, metrics
 from roomcast.settings import ChatSettings, configure
 from roomcast.ws import run_action

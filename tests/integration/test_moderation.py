@@ -13,6 +13,9 @@ import pytest
 from roomcast import clock
 from roomcast.ids import id_time_ms, iso
 from tests.helpers import clear_posted, http_event, posted_frames, reply_body, ws_event
+from tests.integration.test_close_room import disconnected
+
+__all__ = ["disconnected"]  # the fixture, re-used from test_close_room
 
 BOB = ("conn-bob-1", "bob")
 BOB2 = ("conn-bob-2", "bob")
@@ -28,22 +31,6 @@ def frozen_clock():
     clock.install(lambda: now[0])
     yield now
     clock.install(None)
-
-
-@pytest.fixture
-def disconnected(monkeypatch) -> dict[str, list[dict]]:
-    """Connections closed through @connections DELETE, with the frames they had received."""
-    from moto.apigatewaymanagementapi.models import ApiGatewayManagementApiBackend
-
-    closed: dict[str, list[dict]] = {}
-    real = ApiGatewayManagementApiBackend.delete_connection
-
-    def delete_connection(self, connection_id: str) -> None:
-        closed[connection_id] = posted_frames(connection_id)
-        real(self, connection_id)
-
-    monkeypatch.setattr(ApiGatewayManagementApiBackend, "delete_connection", delete_connection)
-    return closed
 
 
 def api(invoke: Any, method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> tuple[int, Any]:

@@ -6,7 +6,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from roomcast.models.records import CallRecord, MessageRecord, ModlogRecord, Room, RoomStats, SessionRecord
+from roomcast.models.records import (
+    CallRecord,
+    MessageRecord,
+    ModlogRecord,
+    Room,
+    RoomStats,
+    SessionRecord,
+)
 from roomcast.webhooks.payload import build_parts, webhook_id
 
 BASE = 1_795_320_000_000

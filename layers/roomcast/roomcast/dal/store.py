@@ -20,8 +20,7 @@ from botocore.exceptions import ClientError
 
 from roomcast import clock
 from roomcast.aws_errors import cancellation_codes as _cancellation_codes
-from roomcast.aws_errors import cancellation_item
-from roomcast.aws_errors import error_code
+from roomcast.aws_errors import cancellation_item, error_code
 from roomcast.aws_errors import is_conditional_failure as _is_conditional_failure
 from roomcast.dal import keys
 from roomcast.dal.dynamo import dynamodb_client, from_item, key, query_pages, to_item, values
@@ -37,6 +36,7 @@ from roomcast.errors import (
     RoomNotFound,
     TooManyRooms,
 )
+from roomcast.ids import iso
 from roomcast.models.records import (
     CallRecord,
     Connection,
@@ -47,7 +47,6 @@ from roomcast.models.records import (
     RoomStats,
     SessionRecord,
 )
-from roomcast.ids import iso
 from roomcast.settings import get_settings
 
 STAT_FIELDS = (

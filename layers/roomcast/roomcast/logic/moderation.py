@@ -201,24 +201,33 @@ def kick(
     return view(log, removed)
 
 
+def _restrict(
+    services: Services, kind: str, room_id: str, user_id: str, by: str,
+    duration_seconds: int | None, reason: str | None, room: Room | None,
+) -> ModlogRecord:
+    """The ban or mute (BAN# / MUTE#) with its MODLOG# item, in one transaction."""
+    _open_room(services, room_id, room)
+    at = clock.now_ms()
+    until = _until(duration_seconds, at)
+    log = _log(room_id, "banned" if kind == "ban" else "muted", by, user_id, at, until=until, reason=reason)
+    restriction = Restriction(room_id=room_id, user_id=user_id, by=by, at=at, until=until, reason=reason)
+    mod_store(services).put_restriction(kind, restriction, log)
+    metrics.add_metric(name=f"Moderation.{log.act}", unit="Count", value=1)
+    return log
+
+
 def ban(
     services: Services, room_id: str, user_id: str, by: str,
     duration_seconds: int | None = None, reason: str | None = None, room: Room | None = None,
 ) -> ModerationView:
     """Refuses the user's joins (dal/store.py add_member) until lifted or `until`, and
     removes their live connections (`kicked`, cause ban). Any user id may be banned,
-    connected or not, listed or not: a ban can come first."""
-    _open_room(services, room_id, room)
-    at = clock.now_ms()
-    until = _until(duration_seconds, at)
-    log = _log(room_id, "banned", by, user_id, at, until=until, reason=reason)
-    restriction = Restriction(room_id=room_id, user_id=user_id, by=by, at=at, until=until, reason=reason)
-    mod_store(services).put_restriction("ban", restriction, log)
+    connected or not, listed or not: a ban can come first. Their sends are refused too
+    (the send's transaction checks the ban), should the removal not run."""
+    log = _restrict(services, "ban", room_id, user_id, by, duration_seconds, reason, room)
     frame = KickedFrame(room_id=room_id, cause="ban", by=by, reason=reason,
-                        until=iso(until) if until is not None else None, at=iso(at))
-    removed = remove_from_room(services, room_id, user_id, frame)
-    metrics.add_metric(name="Moderation.banned", unit="Count", value=1)
-    return view(log, removed)
+                        until=iso(log.until) if log.until is not None else None, at=iso(log.at))
+    return view(log, remove_from_room(services, room_id, user_id, frame))
 
 
 def mute(
@@ -227,16 +236,10 @@ def mute(
 ) -> ModerationView:
     """Their sends and typing answer `muted` (checked by the send's own transaction);
     they still read. Their connections in the room are told `muted`."""
-    _open_room(services, room_id, room)
-    at = clock.now_ms()
-    until = _until(duration_seconds, at)
-    log = _log(room_id, "muted", by, user_id, at, until=until, reason=reason)
-    restriction = Restriction(room_id=room_id, user_id=user_id, by=by, at=at, until=until, reason=reason)
-    mod_store(services).put_restriction("mute", restriction, log)
+    log = _restrict(services, "mute", room_id, user_id, by, duration_seconds, reason, room)
     frame = MutedFrame(type="muted", room_id=room_id, by=by, reason=reason,
-                       until=iso(until) if until is not None else None, at=iso(at))
+                       until=iso(log.until) if log.until is not None else None, at=iso(log.at))
     _tell_user(services, room_id, user_id, frame.dump())
-    metrics.add_metric(name="Moderation.muted", unit="Count", value=1)
     return view(log)
 
 

@@ -82,12 +82,17 @@ class KickFrame(ClientFrame):
     reason: Reason | None = None
 
 
-class BanFrame(ClientFrame):
-    action: Literal["ban"]
+class _RestrictFrame(ClientFrame):
+    """A ban or a mute: for duration_seconds, or until lifted."""
+
     room_id: RoomId
     user_id: UserId
     duration_seconds: Duration | None = None
     reason: Reason | None = None
+
+
+class BanFrame(_RestrictFrame):
+    action: Literal["ban"]
 
 
 class UnbanFrame(ClientFrame):
@@ -96,12 +101,8 @@ class UnbanFrame(ClientFrame):
     user_id: UserId
 
 
-class MuteFrame(ClientFrame):
+class MuteFrame(_RestrictFrame):
     action: Literal["mute"]
-    room_id: RoomId
-    user_id: UserId
-    duration_seconds: Duration | None = None
-    reason: Reason | None = None
 
 
 class UnmuteFrame(ClientFrame):
