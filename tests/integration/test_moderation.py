@@ -179,6 +179,34 @@ def test_moderator_kicks_every_connection_of_a_user(stack, invoke):
     assert (entry["act"], entry["by"], entry["target_user"], entry["reason"]) == ("kicked", "carol", "bob", "spam")
     # A kick is not a ban: they may come back.
     assert join(invoke, BOB)["type"] == "joined"
+    # Unknown user: nobody of that name has a connection here.
+    assert act(invoke, CAROL, {"action": "kick", "room_id": "lobby", "user_id": "nobody"})["code"] == "user_not_found"
+    assert act(invoke, CAROL, {"action": "kick", "room_id": "nowhere", "user_id": "bob"})["code"] == "room_not_found"
+
+
+def test_kick_at_limits_many_connections_and_online_caps(stack, invoke):
+    """27 connections of one user (above the 25 online status looks at): all leave on one kick."""
+    room(invoke)
+    sockets = [(f"conn-bob-{i}", "bob") for i in range(27)]
+    for who in sockets:
+        connect(invoke, who)
+        assert join(invoke, who)["type"] == "joined"
+    (user,) = api(invoke, "POST", "/users/online", {"user_ids": ["bob"]})[1]["users"]
+    assert user["connections"] == 25 and user["connections_truncated"] is True and user["rooms"] == ["lobby"]
+    status, body = api(invoke, "POST", "/rooms/lobby/kicks", {"user_id": "bob", "reason": "x" * 500})
+    assert status == 201 and body["connections_removed"] == 27
+    assert member_ids(invoke) == set()
+    assert api(invoke, "POST", "/rooms/lobby/kicks", {"user_id": "bob", "reason": "x" * 501})[1]["code"] == "bad_request"
+    assert [e["act"] for e in modlog()] == ["kicked"]  # one act, however many connections
+
+
+def test_online_status_for_100_users_at_once(stack, invoke):
+    for who in (BOB, CAROL):
+        connect(invoke, who)
+    users = [f"user{i}" for i in range(98)] + ["bob", "carol"]
+    status, body = api(invoke, "POST", "/users/online", {"user_ids": users})
+    assert status == 200 and [u["user_id"] for u in body["users"]] == users
+    assert {u["user_id"] for u in body["users"] if u["online"]} == {"bob", "carol"}
 
 
 def test_admin_api_kick_and_its_refusals(stack, invoke):
@@ -251,9 +279,10 @@ def test_ban_removes_live_connections_refuses_joins_and_expires(stack, invoke, f
     refused = join(invoke, BOB)
     assert refused["code"] == "banned" and refused["until"] == until
     assert join(invoke, BOB2)["code"] == "banned"  # the user, on any connection
-    frozen_clock[0] += 59
+    start = frozen_clock[0]
+    frozen_clock[0] = start + 59.5
     assert join(invoke, BOB)["code"] == "banned"
-    frozen_clock[0] += 2  # past `until`: the ban has ended by itself
+    frozen_clock[0] = start + 60  # at `until` exactly: the ban has ended by itself
     assert join(invoke, BOB)["type"] == "joined"
     assert [e["act"] for e in modlog()] == ["banned"]
 
