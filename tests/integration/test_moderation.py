@@ -250,6 +250,17 @@ def test_non_moderators_are_refused_every_act(stack, invoke):
     assert send(invoke, BOB, "still talking")["type"] == "ack"
 
 
+def test_a_moderator_may_not_act_on_the_rooms_admins(stack, invoke):
+    room(invoke)
+    moderator(invoke)
+    connect(invoke, ALICE)
+    join(invoke, ALICE)
+    for action in ("kick", "ban", "mute"):
+        refused = act(invoke, CAROL, {"action": action, "room_id": "lobby", "user_id": "alice"})
+        assert refused["code"] == "not_moderator", refused
+    assert member_ids(invoke) == {"alice"} and [e["act"] for e in modlog()] == ["member_added"]
+
+
 def test_room_admin_and_admin_claim_may_moderate(stack, invoke):
     room(invoke)
     for who in (BOB, ALICE):

@@ -305,6 +305,11 @@ def moderate_action(services: Services, caller: Caller, frame: Any) -> Moderated
     room = _require_moderator(services, caller, frame.room_id)
     by = caller.identity.user_id
     room_id = frame.room_id
+    target = getattr(frame, "user_id", None)
+    # A moderator may not kick, ban or mute the room's own admins (read with the room: no
+    # request); its admins and admin tokens may.
+    if target in room.admin_user_ids and not (caller.identity.admin or by in room.admin_user_ids):
+        raise NotModerator("the room's admins are moderated only by its admins")
     if frame.action == "kick":
         done = kick(services, room_id, frame.user_id, by, frame.reason, room=room)
     elif frame.action in ("ban", "mute"):
