@@ -20,6 +20,7 @@ from roomcast import clock
 from roomcast.dal.moderation import ModerationStore
 from roomcast.errors import (
     BadRequest,
+    Conflict,
     InvalidCursor,
     MessageNotFound,
     NotModerator,
@@ -146,14 +147,9 @@ def put_member(services: Services, room_id: str, user_id: str, role: Role, by: s
     )
     act = "role_changed" if previous else "member_added"
     if not store.put_roster(entry, previous, _log(room_id, act, by, user_id, at, role=role)):
-        raise_conflict()
+        # Another PUT/DELETE of this user landed between the read and the write: nothing written.
+        raise Conflict("the member changed meanwhile; try again")
     return PutMemberResponse(room_id=room_id, member=_entry(entry), changed=True)
-
-
-def raise_conflict() -> None:
-    from roomcast.errors import Conflict
-
-    raise Conflict("the member changed meanwhile; try again")
 
 
 def remove_member(services: Services, room_id: str, user_id: str, by: str) -> ModerationView:
