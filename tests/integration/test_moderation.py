@@ -112,6 +112,20 @@ def test_members_only_room_admits_listed_users_and_its_admins(stack, invoke):
     ]
 
 
+def test_a_roster_change_racing_another_is_refused_and_writes_nothing(stack, invoke, monkeypatch):
+    from roomcast.dal.moderation import ModerationStore
+
+    room(invoke, access="members")
+    assert api(invoke, "PUT", "/rooms/lobby/members/bob", {})[0] == 200
+    # The read saw no entry, but another request wrote one before this write (a race).
+    monkeypatch.setattr(ModerationStore, "get_roster", lambda self, room_id, user_id: None)
+    status, body = api(invoke, "PUT", "/rooms/lobby/members/bob", {"role": "admin"})
+    assert (status, body["code"]) == (409, "conflict")
+    monkeypatch.undo()
+    assert api(invoke, "GET", "/rooms/lobby/members")[1]["members"][0]["role"] == "member"
+    assert [e["act"] for e in modlog()] == ["member_added"]
+
+
 def test_open_room_is_open_by_default(stack, invoke):
     assert room(invoke)["access"] == "open"
     assert join(invoke, BOB)["type"] == "joined"
