@@ -118,10 +118,10 @@ def test_a_roster_change_racing_another_is_refused_and_writes_nothing(stack, inv
     room(invoke, access="members")
     assert api(invoke, "PUT", "/rooms/lobby/members/bob", {})[0] == 200
     # The read saw no entry, but another request wrote one before this write (a race).
-    monkeypatch.setattr(ModerationStore, "get_roster", lambda self, room_id, user_id: None)
-    status, body = api(invoke, "PUT", "/rooms/lobby/members/bob", {"role": "admin"})
+    with monkeypatch.context() as patched:
+        patched.setattr(ModerationStore, "get_roster", lambda self, room_id, user_id: None)
+        status, body = api(invoke, "PUT", "/rooms/lobby/members/bob", {"role": "admin"})
     assert (status, body["code"]) == (409, "conflict")
-    monkeypatch.undo()
     assert api(invoke, "GET", "/rooms/lobby/members")[1]["members"][0]["role"] == "member"
     assert [e["act"] for e in modlog()] == ["member_added"]
 
