@@ -27,6 +27,12 @@ export type ErrorCode =
   | "invalid_call_state"
   | "unsafe_url"
   | "stream_ended"
+  | "banned"
+  | "muted"
+  | "members_only"
+  | "not_moderator"
+  | "user_not_found"
+  | "message_not_found"
   | "internal_error"
   | "timeout"
   | "disconnected"
@@ -67,6 +73,10 @@ export interface Message {
   streamed?: boolean;
   stream_ended_by?: "end" | "timeout" | "room_closed";
   incomplete?: boolean;
+  /** A tombstone (a moderator deleted it): text is "", meta gone. */
+  deleted?: boolean;
+  deleted_by?: string;
+  deleted_at?: string;
 }
 
 /** A streamed message still being written, in a `joined` reply: its text so far. */
@@ -253,6 +263,59 @@ export interface ErrorFrame {
   request_id?: string;
   /** rate_limited only: milliseconds until the same frame would be accepted. */
   retry_after_ms?: number;
+  /** banned / muted only: when it ends (RFC 3339); absent: until lifted. */
+  until?: string;
+}
+
+// ------------------------------------------------------------ moderation (issue 14)
+
+/** A moderator's reply: the act as recorded. */
+export interface ModeratedFrame {
+  type: "moderated";
+  request_id?: string;
+  room_id: string;
+  act: string;
+  target_user?: string;
+  message_id?: string;
+  until?: string;
+  connections_removed?: number;
+}
+
+/** This connection was taken out of a room (it is no longer rejoined after reconnects). */
+export interface KickedFrame {
+  type: "kicked";
+  room_id: string;
+  /** kick: may join again; ban: refused until `until` (or for good); removed: off a members-only list. */
+  cause: "kick" | "ban" | "removed";
+  by: string;
+  reason?: string;
+  until?: string;
+  at: string;
+}
+
+/** The user was muted (sends and typing refused with `muted`) or unmuted in a room. */
+export interface MutedFrame {
+  type: "muted" | "unmuted";
+  room_id: string;
+  by: string;
+  reason?: string;
+  until?: string;
+  at: string;
+}
+
+export interface MessageDeletedFrame {
+  type: "message.deleted";
+  room_id: string;
+  message_id: string;
+  deleted_by: string;
+  deleted_at: string;
+}
+
+/** Sent before the server closes this connection; the client does not reconnect. */
+export interface DisconnectedFrame {
+  type: "disconnected";
+  reason: string;
+  at: string;
 }
 
 /** WebRTC signaling frames ("signal", "call-*", "offer", "answer", "ice-candidate"). */
@@ -276,6 +339,11 @@ export type ServerFrame =
   | NotificationFrame
   | MessageDeltaFrame
   | InboxFrame
+  | ModeratedFrame
+  | KickedFrame
+  | MutedFrame
+  | MessageDeletedFrame
+  | DisconnectedFrame
   | ErrorFrame
   | SignalFrame;
 
@@ -350,6 +418,13 @@ export interface RoomcastEventMap {
   /** A streamed message's text so far, in seq order; `done` once with the whole text. */
   stream: CustomEvent<StreamDetail>;
   signal: CustomEvent<SignalFrame>;
+  /** Out of a room. A rejoin refused with banned / members_only after a reconnect is told
+   * as a kicked the client builds: `synthetic: true`, `by` absent. */
+  kicked: CustomEvent<KickedFrame | (Omit<KickedFrame, "by" | "at"> & { synthetic: true; by?: string; at?: string })>;
+  muted: CustomEvent<MutedFrame>;
+  unmuted: CustomEvent<MutedFrame>;
+  "message.deleted": CustomEvent<MessageDeletedFrame>;
+  disconnected: CustomEvent<DisconnectedFrame>;
   /** Every frame received, before any other event. */
   frame: CustomEvent<ServerFrame>;
   open: CustomEvent<{ reconnect: boolean }>;
@@ -396,6 +471,22 @@ export declare class RoomcastClient extends EventTarget {
   close(roomId: string, options?: { timeoutMs?: number }): Promise<ServerFrame>;
   ping(): Promise<PongFrame>;
   inbox(options?: { before?: string | null; limit?: number; markRead?: string[]; timeoutMs?: number }): Promise<InboxFrame>;
+
+  /** Moderators, room admins and admin tokens only; each resolves with the act as recorded. */
+  kick(roomId: string, userId: string, options?: { reason?: string; timeoutMs?: number }): Promise<ModeratedFrame>;
+  ban(
+    roomId: string,
+    userId: string,
+    options?: { durationSeconds?: number; reason?: string; timeoutMs?: number },
+  ): Promise<ModeratedFrame>;
+  unban(roomId: string, userId: string, options?: { timeoutMs?: number }): Promise<ModeratedFrame>;
+  mute(
+    roomId: string,
+    userId: string,
+    options?: { durationSeconds?: number; reason?: string; timeoutMs?: number },
+  ): Promise<ModeratedFrame>;
+  unmute(roomId: string, userId: string, options?: { timeoutMs?: number }): Promise<ModeratedFrame>;
+  deleteMessage(roomId: string, messageId: string, options?: { timeoutMs?: number }): Promise<ModeratedFrame>;
 
   addEventListener<K extends keyof RoomcastEventMap>(
     type: K,

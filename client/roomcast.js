@@ -130,7 +130,9 @@ export class RoomcastError extends Error {
  * to this user, once per id), "unread" ({unread}: the inbox's unread count changed),
  * "message.delta" (raw), "stream" ({room_id, message_id, user_id, name, sender_kind, text,
  * done}: a streamed message's text so far, in seq order; done with the whole text),
- * "frame" (every frame received, raw), "open"
+ * "kicked" (out of a room: kick, ban or removal; the room is no longer rejoined), "muted",
+ * "unmuted", "message.deleted", "disconnected" (the server closes the socket next and the
+ * client does not reconnect), "frame" (every frame received, raw), "open"
  * ({reconnect}), "close" ({code, reason, wasClean, willReconnect}), "reconnecting"
  * ({attempt, delayMs}), "reconnected" ({attempts, rooms}), "gap" ({room_id, reason}),
  * "error" ({error, frame}).
@@ -188,6 +190,8 @@ export class RoomcastClient extends EventTarget {
     // Set when a room.closed left the client with no rooms: the server's close that follows
     // is the end of the conversation, not a failure to recover from.
     this._endedByRoomClosure = false;
+    // Set by a `disconnected` frame (the server closes the socket on purpose: no reconnect).
+    this._endedByServer = false;
     /** @type {Map<string, {sentAt: number, typing: boolean}>} */
     this._typingSent = new Map();
     this._onOnline = () => {
@@ -258,6 +262,7 @@ export class RoomcastClient extends EventTarget {
     if (this._state === "connecting" || this._state === "reconnecting") return this._waitForOpen();
     this._state = "connecting";
     this._endedByRoomClosure = false;
+    this._endedByServer = false;
     if (typeof window !== "undefined" && window.addEventListener) {
       window.addEventListener("online", this._onOnline);
     }
@@ -400,7 +405,8 @@ export class RoomcastClient extends EventTarget {
     this._ws = null;
     this._clearHeartbeat();
     const deliberate = this._state === "closed";
-    const ended = this._endedByRoomClosure && this._rooms.size === 0;
+    // A server-side disconnect (`disconnected`: a forced logout) is not undone by a reconnect.
+    const ended = (this._endedByRoomClosure && this._rooms.size === 0) || this._endedByServer;
     const willReconnect = !deliberate && !ended && this._reconnect !== null;
     this._failInflight(gen);
     this._emit("close", {
@@ -505,6 +511,16 @@ export class RoomcastClient extends EventTarget {
         this._failRoomSends(room.roomId, code);
         const frame = { type: "room.closed", room_id: room.roomId, synthetic: true, reason: code };
         this._emit("room.closed", frame);
+      } else if (code === "banned" || code === "members_only") {
+        // Banned, or taken off a members-only room, while away: the room stays open but
+        // not to us. Told as a `kicked` the client builds (synthetic), not as a closure.
+        this._rooms.delete(room.roomId);
+        this._failRoomSends(room.roomId, code);
+        /** @type {any} */
+        const frame = { type: "kicked", room_id: room.roomId, cause: code === "banned" ? "ban" : "removed",
+          synthetic: true, reason: error instanceof RoomcastError ? error.message : code };
+        if (error instanceof RoomcastError && error.frame?.until) frame.until = error.frame.until;
+        this._emit("kicked", frame);
       } else if (code === "timeout") {
         // The new socket does not answer: treat it as broken and go round again.
         this._forceReconnect(CLOSE_HEARTBEAT, "rejoin timeout");
@@ -888,6 +904,63 @@ export class RoomcastClient extends EventTarget {
     return this._request({ action: "ping" }, {});
   }
 
+  // ------------------------------------------------------- moderation (moderators only)
+  // Each resolves with the `moderated` frame (the act as recorded) or rejects with the
+  // server's code: not_moderator, user_not_found, message_not_found, room_closed...
+
+  /**
+   * Kick a user: their connections leave the room and get `kicked` (they may join again).
+   * @param {string} roomId @param {string} userId @param {{reason?: string, timeoutMs?: number}} [options]
+   */
+  kick(roomId, userId, options = {}) {
+    return this._moderate("kick", roomId, { user_id: userId }, options);
+  }
+
+  /**
+   * Ban a user (for durationSeconds, or until unbanned): joins refused, live connections removed.
+   * @param {string} roomId @param {string} userId
+   * @param {{durationSeconds?: number, reason?: string, timeoutMs?: number}} [options]
+   */
+  ban(roomId, userId, options = {}) {
+    return this._moderate("ban", roomId, { user_id: userId }, options);
+  }
+
+  /** @param {string} roomId @param {string} userId @param {{timeoutMs?: number}} [options] */
+  unban(roomId, userId, options = {}) {
+    return this._moderate("unban", roomId, { user_id: userId }, options);
+  }
+
+  /**
+   * Mute a user (for durationSeconds, or until unmuted): their sends and typing answer `muted`.
+   * @param {string} roomId @param {string} userId
+   * @param {{durationSeconds?: number, reason?: string, timeoutMs?: number}} [options]
+   */
+  mute(roomId, userId, options = {}) {
+    return this._moderate("mute", roomId, { user_id: userId }, options);
+  }
+
+  /** @param {string} roomId @param {string} userId @param {{timeoutMs?: number}} [options] */
+  unmute(roomId, userId, options = {}) {
+    return this._moderate("unmute", roomId, { user_id: userId }, options);
+  }
+
+  /**
+   * Delete a message: a tombstone in history; members get `message.deleted`.
+   * @param {string} roomId @param {string} messageId @param {{timeoutMs?: number}} [options]
+   */
+  deleteMessage(roomId, messageId, options = {}) {
+    return this._moderate("delete_message", roomId, { message_id: messageId }, options);
+  }
+
+  /** @param {string} action @param {string} roomId @param {object} target @param {any} options */
+  _moderate(action, roomId, target, options) {
+    /** @type {any} */
+    const frame = { action, room_id: roomId, ...target };
+    if (options.reason !== undefined) frame.reason = options.reason;
+    if (options.durationSeconds !== undefined) frame.duration_seconds = options.durationSeconds;
+    return this._request(frame, { timeoutMs: options.timeoutMs });
+  }
+
   // ------------------------------------------------------------------ incoming frames
 
   /** @param {any} data */
@@ -959,6 +1032,18 @@ export class RoomcastClient extends EventTarget {
       this._failRoomSends(frame.room_id, "room_closed");
       if (known && this._rooms.size === 0) this._endedByRoomClosure = true;
       this._emit("room.closed", frame);
+    } else if (type === "kicked") {
+      // Out of the room (kick, ban, or off a members-only list): not rejoined on reconnect.
+      this._rooms.delete(frame.room_id);
+      this._typingSent.delete(frame.room_id);
+      this._failRoomSends(frame.room_id, "not_member");
+      this._emit("kicked", frame);
+    } else if (type === "muted" || type === "unmuted" || type === "message.deleted") {
+      this._emit(type, frame);
+    } else if (type === "disconnected") {
+      // The server closes this socket next; do not reconnect over a forced logout.
+      this._endedByServer = true;
+      this._emit("disconnected", frame);
     } else if (type === "notification") {
       const id = frame.notification?.id;
       if (typeof id !== "string" || this._seenNotifications.has(id)) return;

@@ -465,9 +465,51 @@ SIGNALING: list[tuple[str, str, str, str, str, str, list[dict[str, Any]]]] = [
 ]
 
 
+# Membership and moderation (issue 14): moderators' actions and what the affected users get.
+MODERATION: list[tuple[str, str, str, str, str, str, list[dict[str, Any]]]] = [
+    ("kick", "frames", "KickFrame", "send", "kick",
+     "Moderators and room admins: the user's connections leave the room (kicked). Reply: moderated.",
+     [{"action": "kick", "room_id": ROOM, "user_id": "bob", "reason": "spam", "request_id": "m1"}]),
+    ("ban", "frames", "BanFrame", "send", "ban",
+     "Moderators: refuse the user's joins (for duration_seconds, or until unban); live connections are removed.",
+     [{"action": "ban", "room_id": ROOM, "user_id": "bob", "duration_seconds": 3600, "request_id": "m2"}]),
+    ("unban", "frames", "UnbanFrame", "send", "unban", "Moderators: lift a ban. Reply: moderated.",
+     [{"action": "unban", "room_id": ROOM, "user_id": "bob", "request_id": "m3"}]),
+    ("mute", "frames", "MuteFrame", "send", "mute",
+     "Moderators: the user's sends and typing answer muted (for duration_seconds, or until unmute); they still read.",
+     [{"action": "mute", "room_id": ROOM, "user_id": "bob", "duration_seconds": 600, "reason": "calm down", "request_id": "m4"}]),
+    ("unmute", "frames", "UnmuteFrame", "send", "unmute", "Moderators: lift a mute. Reply: moderated.",
+     [{"action": "unmute", "room_id": ROOM, "user_id": "bob", "request_id": "m5"}]),
+    ("deleteMessage", "frames", "DeleteMessageFrame", "send", "delete_message",
+     "Moderators: the message becomes a tombstone in history; members get message.deleted. Reply: moderated.",
+     [{"action": "delete_message", "room_id": ROOM, "message_id": MSG_1, "request_id": "m6"}]),
+    ("moderated", "frames", "ModeratedFrame", "receive", "moderated",
+     "Reply to a moderator's action: the act as recorded (MODLOG#, room.closed moderation_history).",
+     [{"type": "moderated", "request_id": "m1", "room_id": ROOM, "act": "kicked", "target_user": "bob",
+       "connections_removed": 2}]),
+    ("kicked", "frames", "KickedFrame", "receive", "kicked",
+     "To each connection taken out of a room: cause kick (may join again), ban (refused until `until`, "
+     "or for good) or removed (off a members-only room's list). The client does not rejoin it.",
+     [{"type": "kicked", "room_id": ROOM, "cause": "ban", "by": "carol", "reason": "spam",
+       "until": "2026-11-22T10:30:00.000Z", "at": AT}]),
+    ("muted", "frames", "MutedFrame", "receive", "muted",
+     "To the muted user's connections in the room (until: when it ends; none: until unmute).",
+     [{"type": "muted", "room_id": ROOM, "by": "carol", "until": "2026-11-22T09:40:00.000Z", "at": AT}]),
+    ("unmuted", "frames", "MutedFrame", "receive", "unmuted",
+     "To the user's connections in the room when their mute is lifted.",
+     [{"type": "unmuted", "room_id": ROOM, "by": "carol", "at": AT}]),
+    ("messageDeleted", "frames", "MessageDeletedFrame", "receive", "message.deleted",
+     "To the room's members: a moderator deleted this message (history now holds its tombstone).",
+     [{"type": "message.deleted", "room_id": ROOM, "message_id": MSG_1, "deleted_by": "carol", "deleted_at": AT}]),
+    ("disconnected", "frames", "DisconnectedFrame", "receive", "disconnected",
+     "Sent just before the server closes the connection (POST /users/{id}/disconnect).",
+     [{"type": "disconnected", "reason": "device logout", "at": AT}]),
+]
+
+
 def available() -> list[tuple[str, str, str, str, str, str, list[dict[str, Any]]]]:
     """Every entry whose model exists in the code (signaling lands separately)."""
-    return [entry for entry in CHAT + SIGNALING if model_of(entry) is not None]
+    return [entry for entry in CHAT + SIGNALING + MODERATION if model_of(entry) is not None]
 
 
 def model_of(entry: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -481,6 +523,8 @@ def model_of(entry: tuple[Any, ...]) -> type[BaseModel] | None:
 def _feature(name: str, cls: str) -> str:
     if cls in ("CloseFrame", "RoomClosedFrame"):
         return "room-close"
+    if any(e[0] == name for e in MODERATION):
+        return "moderation"
     return "signaling" if any(e[0] == name for e in SIGNALING) else "chat"
 
 
@@ -611,6 +655,11 @@ def build() -> dict[str, Any]:
                     "name": "signaling",
                     "description": "WebRTC call signaling (docs/signaling.md): relayed to the "
                     "peer in the same room, call records persisted.",
+                },
+                "moderation": {
+                    "name": "moderation",
+                    "description": "Membership and moderation (docs/protocol.md): moderators' acts "
+                    "and what the affected users receive.",
                 },
             },
             "correlationIds": {

@@ -314,6 +314,11 @@ function renderMessage(message, options) {
   text.className = "text";
   text.dataset.testid = "message-text";
   text.textContent = message.text;
+  // A tombstone from history (moderation-ui.js turns live deletions into the same).
+  if (message.deleted) {
+    li.dataset.deleted = "true";
+    text.textContent = `(deleted by ${message.deleted_by ?? "a moderator"})`;
+  }
   const when = document.createElement("time");
   when.className = "when";
   if (message.sent_at) {

@@ -86,7 +86,7 @@ CREATE TABLE IF NOT EXISTS sync_parts (
 CREATE TABLE IF NOT EXISTS chats (
     sync_id TEXT NOT NULL, part INTEGER NOT NULL, seq INTEGER NOT NULL,
     room_id TEXT NOT NULL, message_id TEXT, user_id TEXT, name TEXT, text TEXT,
-    sent_at TEXT, client_msg_id TEXT, meta TEXT,
+    sent_at TEXT, client_msg_id TEXT, meta TEXT, deleted INTEGER, deleted_by TEXT, deleted_at TEXT,
     PRIMARY KEY (sync_id, part, seq)
 );
 CREATE TABLE IF NOT EXISTS sessions (
@@ -102,9 +102,21 @@ CREATE TABLE IF NOT EXISTS calls (
     reason TEXT,
     PRIMARY KEY (sync_id, part, seq)
 );
+CREATE TABLE IF NOT EXISTS moderation (
+    sync_id TEXT NOT NULL, part INTEGER NOT NULL, seq INTEGER NOT NULL,
+    room_id TEXT NOT NULL, act TEXT, by TEXT, target_user TEXT, at TEXT, until TEXT,
+    message_id TEXT, reason TEXT, role TEXT,
+    PRIMARY KEY (sync_id, part, seq)
+);
 """
+# Columns added after a database may already exist (a receiver kept across upgrades).
+ADDED_COLUMNS = {"chats": ("deleted INTEGER", "deleted_by TEXT", "deleted_at TEXT")}
 
-CHAT_FIELDS = ("id", "user_id", "name", "text", "sent_at", "client_msg_id", "meta")
+CHAT_FIELDS = (
+    "id", "user_id", "name", "text", "sent_at", "client_msg_id", "meta", "deleted", "deleted_by", "deleted_at",
+)  # fmt: skip
+# room.closed moderation_history (issue 14): every act, who/what/whom/when/until/why.
+MODERATION_FIELDS = ("act", "by", "target_user", "at", "until", "message_id", "reason", "role")
 SESSION_FIELDS = (
     "session_id", "user_id", "name", "connection_id", "joined_at", "left_at",
     "duration_seconds", "end_reason",
@@ -188,6 +200,11 @@ class Store:
         with closing(self._connect()) as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(SCHEMA)
+            for table, columns in ADDED_COLUMNS.items():
+                present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+                for column in columns:
+                    if column.split()[0] not in present:
+                        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE ... COMMIT).
@@ -299,6 +316,9 @@ class Store:
                 SESSION_FIELDS,
             )
             self._insert_rows(conn, "calls", sync_id, part, room_id, data.get("call_history"), CALL_FIELDS)  # fmt: skip
+            self._insert_rows(
+                conn, "moderation", sync_id, part, room_id, data.get("moderation_history"), MODERATION_FIELDS
+            )
         if last:
             conn.execute("UPDATE syncs SET last_part = ? WHERE sync_id = ?", (part, sync_id))
         conn.execute(
@@ -392,6 +412,12 @@ class Store:
                         "SELECT * FROM calls WHERE sync_id = ? ORDER BY part, seq", key
                     )
                 ]
+                view["moderation_history"] = [
+                    {k: v for k, v in _row_view(r, MODERATION_FIELDS).items() if v is not None}
+                    for r in conn.execute(
+                        "SELECT * FROM moderation WHERE sync_id = ? ORDER BY part, seq", key
+                    )
+                ]
                 view["parts"] = [
                     r["part"]
                     for r in conn.execute(
@@ -414,7 +440,8 @@ class Store:
                   (SELECT COALESCE(SUM(repeats), 0) FROM deliveries) AS duplicates,
                   (SELECT COUNT(*) FROM chats) AS chats,
                   (SELECT COUNT(*) FROM sessions) AS sessions,
-                  (SELECT COUNT(*) FROM calls) AS calls
+                  (SELECT COUNT(*) FROM calls) AS calls,
+                  (SELECT COUNT(*) FROM moderation) AS moderation_acts
                 """
             ).fetchone()
         return dict(row)
@@ -491,7 +518,10 @@ def _chat_view(row: sqlite3.Row) -> dict[str, Any]:
     view.update(_row_view(row, CHAT_FIELDS[1:]))
     if view.get("meta") is not None:
         view["meta"] = json.loads(view["meta"])
-    return {k: v for k, v in view.items() if v is not None or k not in ("client_msg_id", "meta")}
+    if view.get("deleted") is not None:
+        view["deleted"] = bool(view["deleted"])
+    optional = ("client_msg_id", "meta", "deleted", "deleted_by", "deleted_at")
+    return {k: v for k, v in view.items() if v is not None or k not in optional}
 
 
 def _row_view(row: sqlite3.Row, fields: Iterable[str]) -> dict[str, Any]:

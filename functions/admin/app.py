@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from roomcast import auth
 from roomcast.admin_routes import RoomPath, answers, json_response
 from roomcast.admin_routes import messaging as messaging_routes
+from roomcast.admin_routes import moderation as moderation_routes
 from roomcast.errors import (
     BadRequest,
     NotFound,
@@ -45,6 +46,7 @@ configure(AdminSettings)
 
 app = APIGatewayHttpResolver(enable_validation=True)
 app.include_router(messaging_routes.router)
+app.include_router(moderation_routes.router)
 OPEN_PATHS = frozenset({"/health"})
 API_KEY_HEADER = "x-api-key"
 

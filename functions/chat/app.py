@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from roomcast.logic import chat, closing, messaging
+from roomcast.logic import chat, closing, messaging, moderation
 from roomcast.logic.context import Caller, Services
-from roomcast.models.frames import CHAT_ACTIONS, CHAT_FRAME_ADAPTER
+from roomcast.models.frames import CHAT_ACTIONS, CHAT_FRAME_ADAPTER, MODERATION_ACTIONS
 from roomcast.observability import logger, metrics
 from roomcast.settings import ChatSettings, configure
 from roomcast.ws import run_action
@@ -22,6 +22,8 @@ _ACTIONS = {
     "ping": lambda services, caller, frame: chat.ping(frame),
     "close": closing.close_action,
     "inbox": messaging.inbox,
+    # Moderators and room admins only (logic/moderation.py checks on every frame).
+    **dict.fromkeys(MODERATION_ACTIONS, moderation.moderate_action),
 }
 # The frame union (models/frames.py) owns the action names: a table that drifts from it
 # fails this function's cold start, not a user's frame.

@@ -48,13 +48,20 @@ EXPECTED: dict[str, dict[str, int]] = {
     "join": {"TransactGetItems": 1, "TransactWriteItems": 1, "Query": 2},
     "send": {"UpdateItem": 2, "TransactWriteItems": 1, "Query": 1},
     "history": {"GetItem": 1, "Query": 1},
-    "typing": {"UpdateItem": 2, "GetItem": 1, "Query": 1},
+    # The membership and the mute (issue 14) in one TransactGetItems, as the GetItem was.
+    "typing": {"UpdateItem": 2, "TransactGetItems": 1, "Query": 1},
+    # Moderators' acts (issue 14): one read of the room and the moderator's roster entry,
+    # the act with its MODLOG# (one transaction), the user's connections (index Query) and
+    # their memberships (BatchGetItem); a kick's leave is the leave's own reads and writes.
+    "mute": {"TransactGetItems": 1, "TransactWriteItems": 1, "Query": 1, "BatchGetItem": 1},
+    "kick": {"TransactGetItems": 2, "TransactWriteItems": 1, "Query": 2, "BatchGetItem": 1},
     "leave": {"GetItem": 1, "TransactGetItems": 1, "TransactWriteItems": 1, "Query": 1},
     "disconnect": {"Query": 2, "GetItem": 1, "TransactGetItems": 1, "TransactWriteItems": 2, "DeleteItem": 1},
     # 9 for the room (its reads and state changes, zeroing the counters), one transaction per
     # 20 members, one BatchGetItem of their call locks: 11 for the 9 members left.
     "close": {"GetItem": 2, "UpdateItem": 5, "PutItem": 1, "Query": 1, "TransactWriteItems": 1, "BatchGetItem": 1},
-    "delivery": {"TransactGetItems": 1, "UpdateItem": 1, "Query": 3, "TransactWriteItems": 1},
+    # One Query per section of the payload: messages, sessions, calls, moderation acts.
+    "delivery": {"TransactGetItems": 1, "UpdateItem": 1, "Query": 4, "TransactWriteItems": 1},
     # Server-side messaging (issue 13).
     "server_message": {"TransactWriteItems": 1, "Query": 1},
     "notification_stored": {"TransactWriteItems": 1, "Query": 1},
@@ -85,6 +92,8 @@ def test_requests_per_operation(monkeypatch, invoke):
             "send": counted(lambda: invoke("chat", ws_event("ws-default.json", *people[0], body={"action": "send", "room_id": "ten", "text": "hi"}))),
             "history": counted(lambda: invoke("chat", ws_event("ws-default.json", *people[0], body={"action": "history", "room_id": "ten"}))),
             "typing": counted(lambda: invoke("chat", ws_event("ws-default.json", *people[0], body={"action": "typing", "room_id": "ten"}))),
+            "mute": counted(lambda: invoke("chat", ws_event("ws-default.json", *people[0], admin=True, body={"action": "mute", "room_id": "ten", "user_id": "user3"}))),
+            "kick": counted(lambda: invoke("chat", ws_event("ws-default.json", *people[0], admin=True, body={"action": "kick", "room_id": "ten", "user_id": "user3"}))),
             "leave": counted(lambda: invoke("chat", ws_event("ws-leave.json", *extra, body={"action": "leave", "room_id": "ten"}))),
             "disconnect": counted(lambda: invoke("disconnect", ws_event("ws-disconnect.json", *people[1]))),
         }

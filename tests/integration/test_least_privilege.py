@@ -296,6 +296,32 @@ def _run_scenario(invoke: Any, stack: Any, monkeypatch: pytest.MonkeyPatch) -> N
         finally:
             clock.install(None)
         fanout.drain()
+        # Membership and moderation (issue 14): every route and the moderators' actions.
+        erin = ("conn-erin-1", "erin", "Erin")
+        invoke("connect", ws_event("ws-connect.json", *erin))
+        invoke("chat", ws_event("ws-join.json", *erin, body={"action": "join", "room_id": "lobby"}))
+        assert admin(invoke, "PUT", "/rooms/lobby/members/carol", {"role": "moderator"})[0] == 200
+        assert admin(invoke, "GET", "/rooms/lobby/members")[0] == 200
+        assert admin(invoke, "GET", "/rooms/lobby/presence")[0] == 200
+        assert admin(invoke, "POST", "/users/online", {"user_ids": ["alice", "bob", "nobody"]})[0] == 200
+        assert admin(invoke, "GET", "/rooms/lobby/messages")[0] == 200
+        assert chat(carol, {"action": "mute", "room_id": "lobby", "user_id": "bob"})["type"] == "moderated"
+        assert chat(bob, {"action": "send", "room_id": "lobby", "text": "x"})["code"] == "muted"
+        assert chat(carol, {"action": "unmute", "room_id": "lobby", "user_id": "bob"})["type"] == "moderated"
+        assert admin(invoke, "POST", "/rooms/lobby/mutes", {"user_id": "bob"})[0] == 201
+        assert admin(invoke, "DELETE", "/rooms/lobby/mutes/bob")[0] == 200
+        message_id = chat(alice, {"action": "send", "room_id": "lobby", "text": "oops"})["message"]["id"]
+        assert chat(carol, {"action": "delete_message", "room_id": "lobby", "message_id": message_id})["type"] == "moderated"
+        assert chat(carol, {"action": "ban", "room_id": "lobby", "user_id": "frank"})["type"] == "moderated"
+        assert chat(carol, {"action": "unban", "room_id": "lobby", "user_id": "frank"})["type"] == "moderated"
+        assert admin(invoke, "POST", "/rooms/lobby/bans", {"user_id": "frank"})[0] == 201
+        assert admin(invoke, "DELETE", "/rooms/lobby/bans/frank")[0] == 200
+        assert chat(carol, {"action": "kick", "room_id": "lobby", "user_id": "erin"})["type"] == "moderated"
+        invoke("chat", ws_event("ws-join.json", *erin, body={"action": "join", "room_id": "lobby"}))
+        assert admin(invoke, "POST", "/rooms/lobby/kicks", {"user_id": "erin"})[0] == 201
+        assert admin(invoke, "DELETE", f"/rooms/lobby/messages/{message_id}")[0] == 404  # already a tombstone
+        assert admin(invoke, "DELETE", "/rooms/lobby/members/carol")[0] == 200
+        assert admin(invoke, "POST", "/users/erin/disconnect", {})[0] == 200
 
         assert reply_body(invoke("chat", ws_event("ws-leave.json", *carol, body={"action": "leave", "room_id": "lobby"})))["type"] == "left"
         signal(alice, "call-invite", to="bob", media="video")  # still ringing when bob goes

@@ -64,6 +64,9 @@ def room_data(
                 "client_msg_id": "c-2",
                 "meta": {"reply_to": "m1"},
             },
+            # A tombstone: the moderator's deletion, by the rule of docs/webhooks.md.
+            {"id": "m3", "user_id": "bob", "name": "Bob", "text": "", "sent_at": "t2",
+             "deleted": True, "deleted_by": "alice", "deleted_at": "t3"},
         ],
         "session_history": [
             {
@@ -91,6 +94,11 @@ def room_data(
                 "ended_by": "bob",
                 "reason": "hangup",
             }
+        ],
+        "moderation_history": [
+            {"act": "muted", "by": "alice", "target_user": "bob", "at": "t2", "until": "t3", "reason": "flood"},
+            {"act": "message_deleted", "by": "alice", "target_user": "bob", "at": "t2", "message_id": "m3"},
+            {"act": "member_added", "by": "admin-api", "target_user": "carol", "at": "t2", "role": "moderator"},
         ],
         "sync": sync or {"sync_id": f"sync-{room_id}", "part": 1, "last": True},
     }
@@ -161,6 +169,7 @@ def test_a_payload_signed_by_standardwebhooks_verifies_and_is_stored(receiver: R
     assert room["chat_history"] == data["chat_history"]
     assert room["session_history"] == data["session_history"]
     assert room["call_history"] == data["call_history"]
+    assert room["moderation_history"] == data["moderation_history"]
     assert room["sync"]["complete"] is True
     assert stats(receiver)["deliveries"] == 1
 
@@ -242,7 +251,7 @@ def test_the_same_webhook_id_twice_is_stored_once(receiver: Receiver) -> None:
     totals = stats(receiver)
     assert totals["deliveries"] == 1
     assert totals["duplicates"] == 1
-    assert totals["chats"] == 2
+    assert totals["chats"] == 3 and totals["moderation_acts"] == 3
     assert receiver.store.delivery_count("dlv-dup.1") == 2
 
 
@@ -276,7 +285,7 @@ def test_concurrent_copies_of_one_webhook_id_store_one(receiver: Receiver) -> No
     totals = stats(receiver)
     assert totals["deliveries"] == 1
     assert totals["duplicates"] == copies - 1
-    assert totals["chats"] == 2
+    assert totals["chats"] == 3 and totals["moderation_acts"] == 3
     assert totals["sessions"] == 1
     assert totals["calls"] == 1
 
@@ -350,9 +359,10 @@ def test_get_endpoints_serve_what_was_stored(receiver: Receiver) -> None:
         "complete_syncs": 2,
         "deliveries": 2,
         "duplicates": 0,
-        "chats": 4,
+        "chats": 6,
         "sessions": 2,
         "calls": 2,
+        "moderation_acts": 6,
         "refused": 0,
     }
 

@@ -59,3 +59,15 @@ def test_fanout_split_runs_and_every_member_is_posted_once(capsys: pytest.Captur
     assert bench_fanout_split.main(argv) == 0
     out = capsys.readouterr().out
     assert "one / split" in out and "30" in out
+
+
+def test_search_reads_only_the_range_and_agrees_with_the_naive_search(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import bench_search_reads
+
+    rows = bench_search_reads.run([200, 1200], window=0.5)
+    for size, matches, _per_call, calls, ours, naive, ratio in rows:
+        assert matches == size // 2 // 10  # every 10th message of the searched half
+        assert ours == size // 2 and naive == size and ratio == 2.0
+        assert calls == -(-ours // 500)  # at most 500 read per call
+    assert bench_search_reads.main(["--sizes", "100", "--window", "0.5"]) == 0
+    assert "naive / ours" in capsys.readouterr().out

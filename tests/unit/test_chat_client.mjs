@@ -45,6 +45,7 @@ class FakeServer {
     switch (frame.action) {
       case "join": {
         if (room.closed) return socket.deliver({ type: "error", code: "room_closed", message: "closed", request_id: rid });
+        if (room.banned) return socket.deliver({ type: "error", code: "banned", message: "banned", request_id: rid, until: "t9" });
         socket.joined.add(frame.room_id);
         const limit = frame.history_limit ?? 50;
         return socket.deliver({
@@ -86,6 +87,16 @@ class FakeServer {
         return undefined;
       case "typing":
         return undefined;
+      case "kick":
+      case "ban":
+      case "unban":
+      case "mute":
+      case "unmute":
+      case "delete_message": {
+        // Echo what the client sent, so the test sees the frame's fields.
+        const { action, request_id: _, ...rest } = frame;
+        return socket.deliver({ type: "moderated", request_id: rid, act: action, sent: rest });
+      }
       default:
         return socket.deliver({ type: "error", code: "unknown_action", message: "?", request_id: rid });
     }
@@ -440,5 +451,87 @@ test("streamed messages assemble in seq order from the join's text so far; unrea
   assert.equal(events.filter(([t]) => t === "message").length, 1);
   assert.deepEqual(unread, [2, 3]);
   assert.equal(client.unread, 3);
+  client.disconnect();
+});
+
+// ------------------------------------------------------------------ moderation (issue 14)
+
+test("moderator actions send their frames and resolve with the act", async () => {
+  server = new FakeServer();
+  const { client } = makeClient();
+  await client.connect();
+  const muted = await client.mute("r1", "bob", { durationSeconds: 60, reason: "calm" });
+  assert.equal(muted.type, "moderated");
+  assert.deepEqual(muted.sent, { room_id: "r1", user_id: "bob", duration_seconds: 60, reason: "calm" });
+  assert.deepEqual((await client.kick("r1", "bob")).sent, { room_id: "r1", user_id: "bob" });
+  assert.deepEqual((await client.ban("r1", "bob")).sent, { room_id: "r1", user_id: "bob" });
+  assert.equal((await client.unban("r1", "bob")).act, "unban");
+  assert.equal((await client.unmute("r1", "bob")).act, "unmute");
+  assert.deepEqual((await client.deleteMessage("r1", "m1")).sent, { room_id: "r1", message_id: "m1" });
+  client.disconnect();
+});
+
+test("kicked: the room is dropped (not rejoined after a reconnect) and the event emitted", async () => {
+  server = new FakeServer();
+  const { client } = makeClient();
+  const kicked = [];
+  client.addEventListener("kicked", (e) => kicked.push(e.detail));
+  await client.connect();
+  await client.join("r1");
+  await client.join("r2");
+  server.sockets[0].deliver({ type: "kicked", room_id: "r1", cause: "kick", by: "carol", at: "t" });
+  await sleep(5);
+  assert.deepEqual(kicked.map((k) => [k.room_id, k.cause]), [["r1", "kick"]]);
+  assert.deepEqual(client.rooms, ["r2"]);
+  await assert.rejects(client.send("r1", "hi"), (e) => e instanceof RoomcastError && e.code === "not_member");
+  server.sockets[0].serverClose(1006);
+  await once(client, "reconnected");
+  const rejoins = server.frames.filter(([s, f]) => s === server.sockets[1] && f.action === "join");
+  assert.deepEqual(rejoins.map(([, f]) => f.room_id), ["r2"]);
+  client.disconnect();
+});
+
+test("muted, unmuted and message.deleted are emitted as received", async () => {
+  server = new FakeServer();
+  const { client } = makeClient();
+  const seen = [];
+  for (const type of ["muted", "unmuted", "message.deleted"]) client.addEventListener(type, (e) => seen.push(e.detail.type));
+  await client.connect();
+  server.sockets[0].deliver({ type: "muted", room_id: "r1", by: "c", at: "t", until: "t2" });
+  server.sockets[0].deliver({ type: "message.deleted", room_id: "r1", message_id: "m1", deleted_by: "c", deleted_at: "t" });
+  server.sockets[0].deliver({ type: "unmuted", room_id: "r1", by: "c", at: "t" });
+  await sleep(5);
+  assert.deepEqual(seen, ["muted", "message.deleted", "unmuted"]);
+  client.disconnect();
+});
+
+test("disconnected: the server's close that follows is final (no reconnect)", async () => {
+  server = new FakeServer();
+  const { client, events } = makeClient();
+  const told = once(client, "disconnected");
+  await client.connect();
+  await client.join("r1");
+  server.sockets[0].deliver({ type: "disconnected", reason: "logged out", at: "t" });
+  assert.equal((await told).reason, "logged out");
+  server.sockets[0].serverClose(1000, "", true);
+  await sleep(20);
+  assert.equal(server.sockets.length, 1, "no reconnect");
+  assert.equal(client.state, "closed");
+  assert.equal(last(events.filter(([t]) => t === "close"))[1].willReconnect, false);
+});
+
+test("a rejoin refused banned drops the room and tells it as a synthetic kicked", async () => {
+  server = new FakeServer();
+  const { client } = makeClient();
+  await client.connect();
+  await client.join("r1");
+  await client.join("r2");
+  server.room("r1").banned = true;
+  const kicked = once(client, "kicked");
+  server.sockets[0].serverClose(1006);
+  const detail = await kicked;
+  assert.deepEqual([detail.room_id, detail.cause, detail.synthetic, detail.until], ["r1", "ban", true, "t9"]);
+  await sleep(10);
+  assert.deepEqual(client.rooms, ["r2"]);
   client.disconnect();
 });

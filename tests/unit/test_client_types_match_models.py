@@ -38,6 +38,11 @@ PAIRS: dict[str, type[BaseModel]] = {
     "MessageDeltaFrame": frames.MessageDeltaFrame,
     "InboxItem": frames.InboxItem,
     "InboxFrame": frames.InboxFrameOut,
+    "ModeratedFrame": frames.ModeratedFrame,
+    "KickedFrame": frames.KickedFrame,
+    "MutedFrame": frames.MutedFrame,
+    "MessageDeletedFrame": frames.MessageDeletedFrame,
+    "DisconnectedFrame": frames.DisconnectedFrame,
 }
 # Set by the client on frames it hands to the app, never sent by the server.
 CLIENT_ONLY = {

@@ -6,16 +6,23 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from roomcast.models.records import CallRecord, MessageRecord, Room, RoomStats, SessionRecord
+from roomcast.models.records import (
+    CallRecord,
+    MessageRecord,
+    ModlogRecord,
+    Room,
+    RoomStats,
+    SessionRecord,
+)
 from roomcast.webhooks.payload import build_parts, webhook_id
 
 BASE = 1_795_320_000_000
 
 
 class FakeStore:
-    """The three page iterators of RoomStore, over lists (pages of `page_size`)."""
+    """The four page iterators of RoomStore, over lists (pages of `page_size`)."""
 
-    def __init__(self, messages: int, sessions: int = 0, calls: int = 0, text: str = "hello") -> None:
+    def __init__(self, messages: int, sessions: int = 0, calls: int = 0, text: str = "hello", acts: int = 0) -> None:
         self.messages = [
             MessageRecord(room_id="r", message_id=f"m{i:06d}", user_id="u", name="U", text=text, sent_at=BASE + i)
             for i in range(messages)
@@ -30,6 +37,12 @@ class FakeStore:
                        invited_at=BASE, started_at=BASE + 1000, ended_at=BASE + 61000, ended_by="a",
                        reason="hangup")
             for i in range(calls)
+        ]
+        self.acts = [
+            ModlogRecord(room_id="r", entry_id=f"a{i:04d}", act="muted" if i % 2 else "message_deleted", by="mod",
+                         target_user="u", at=BASE + 2000 + i, until=BASE + 62000 if i % 2 else None,
+                         message_id=None if i % 2 else f"m{i:06d}", reason="spam")
+            for i in range(acts)
         ]
         self.pages_served = 0
 
@@ -46,6 +59,9 @@ class FakeStore:
 
     def iter_calls(self, room_id: str, page_size: int = 500):
         return self._pages(self.calls, page_size)
+
+    def iter_modlog(self, room_id: str, page_size: int = 500):
+        return self._pages(self.acts, page_size)
 
 
 ROOM = Room(room_id="r", name="Room", admin_user_ids=["a"], metadata={"k": "v"}, state="closed",
@@ -91,6 +107,30 @@ def test_large_room_is_cut_in_order_under_the_limit():
     assert last_chat <= first_session
     for e in events:  # each part stands alone
         assert e["room_id"] == "r" and e["stats"]["peak_users"] == 3
+
+
+def test_moderation_history_comes_last_and_is_cut_like_the_rest():
+    store = FakeStore(200, 10, 3, acts=120)
+    store.messages[0] = store.messages[0].model_copy(
+        update={"text": "", "deleted": True, "deleted_by": "mod", "deleted_at": BASE + 5000}
+    )
+    parts = _parts(store, 4096)
+    assert all(len(p.body) <= 4096 for p in parts)
+    events = [json.loads(p.body)["data"] for p in parts]
+    acts = [a for e in events for a in e["moderation_history"]]
+    assert len(acts) == 120 and acts[0] == {
+        "act": "message_deleted", "by": "mod", "target_user": "u", "at": "2026-11-22T04:00:02.000Z",
+        "message_id": "m000000", "reason": "spam",
+    }
+    assert acts[1]["until"] == "2026-11-22T04:01:02.000Z" and "message_id" not in acts[1]
+    # Every part carries the section (empty until the others are done), moderation last.
+    first_act = min(i for i, e in enumerate(events) if e["moderation_history"])
+    assert all(not e["call_history"] for e in events[first_act + 1 :]) and all("moderation_history" in e for e in events)
+    # The deleted message keeps its place, id and author; the rule of docs/webhooks.md.
+    assert events[0]["chat_history"][0] == {
+        "id": "m000000", "user_id": "u", "name": "U", "text": "", "sent_at": "2026-11-22T04:00:00.000Z",
+        "deleted": True, "deleted_by": "mod", "deleted_at": "2026-11-22T04:00:05.000Z",
+    }
 
 
 def test_parts_fill_up_to_the_limit():

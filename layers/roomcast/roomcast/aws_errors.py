@@ -20,3 +20,10 @@ def cancellation_codes(error: ClientError) -> list[str]:
     """Per-item reasons of a cancelled transaction ("None" for items that were fine)."""
     reasons = error.response.get("CancellationReasons") or []
     return [r.get("Code", "None") for r in reasons]
+
+
+def cancellation_item(error: ClientError, index: int) -> dict | None:
+    """The item as it was at `index` of a cancelled transaction, when that item asked for
+    ReturnValuesOnConditionCheckFailure=ALL_OLD (None otherwise)."""
+    reasons = error.response.get("CancellationReasons") or []
+    return reasons[index].get("Item") if index < len(reasons) else None

@@ -140,6 +140,51 @@ class StreamEnded(RoomcastError):
     code = "stream_ended"
     http_status = 409
     default_message = "the stream has ended"
+# ------------------------------------------------- membership and moderation (issue 14)
+
+
+class _Restricted(RoomcastError):
+    """A refusal that may end: `until` (RFC 3339) goes into the frame when the act has one."""
+
+    def __init__(self, message: str | None = None, until: str | None = None) -> None:
+        super().__init__(message)
+        self.until = until
+
+
+class Banned(_Restricted):
+    code = "banned"
+    http_status = 403
+    default_message = "you are banned from this room"
+
+
+class Muted(_Restricted):
+    code = "muted"
+    http_status = 403
+    default_message = "you are muted in this room"
+
+
+class MembersOnly(RoomcastError):
+    code = "members_only"
+    http_status = 403
+    default_message = "this room is for its listed members only"
+
+
+class NotModerator(RoomcastError):
+    code = "not_moderator"
+    http_status = 403
+    default_message = "only the room's moderators and admins may do this"
+
+
+class UserNotFound(RoomcastError):
+    code = "user_not_found"
+    http_status = 404
+    default_message = "no such user here"
+
+
+class MessageNotFound(RoomcastError):
+    code = "message_not_found"
+    http_status = 404
+    default_message = "no such message in this room (or it is already deleted)"
 
 
 def error_body(exc: BaseException, request_id: str | None = None) -> dict[str, Any]:
@@ -152,6 +197,9 @@ def error_body(exc: BaseException, request_id: str | None = None) -> dict[str, A
     retry_after_ms = getattr(exc, "retry_after_ms", None)
     if isinstance(retry_after_ms, int):
         body["retry_after_ms"] = retry_after_ms
+    until = getattr(exc, "until", None)
+    if isinstance(exc, RoomcastError) and isinstance(until, str):
+        body["until"] = until
     if request_id is not None:
         body["request_id"] = request_id
     return body

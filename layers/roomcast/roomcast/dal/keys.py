@@ -23,6 +23,26 @@
     USER#<user>     INBOX#<notification id>    a stored notification (read flag; TTL)
     USER#<user>     INBOXCOUNT                 the user's unread count (changes in the
                                                transaction of each inbox write)
+
+Membership and moderation (issue 14; docs/operations.md, "Membership and moderation"):
+
+    pk              sk                         what
+    ROOM#<room>     ROSTER#<user>              a listed user: user_id, role (member|moderator|admin),
+                                               added_at, added_by. Who may join a room whose META
+                                               has access = "members"; in any room, the role
+                                               moderator/admin lets the user moderate it.
+    ROOM#<room>     BAN#<user>                 a ban: user_id, by, at, until (epoch ms, optional),
+                                               reason. A join of a banned user is refused while
+                                               `until` is absent or later than now (TTL after it).
+    ROOM#<room>     MUTE#<user>                a mute: the same attributes; sends and typing refused.
+    ROOM#<room>     MODLOG#<time-ordered id>   one moderation act: act, by, target_user, at, until,
+                                               message_id, reason. Written in the same transaction
+                                               as the act's own write; act is one of kicked,
+                                               banned, unbanned, muted, unmuted, message_deleted,
+                                               member_added, member_removed, role_changed.
+    ROOM#<room>     MSG#<message id>           a deleted message is updated in place to a tombstone:
+                                               text "" , meta removed, deleted = true, deleted_by,
+                                               deleted_at (epoch ms); every other attribute stays.
 """
 
 from __future__ import annotations
@@ -53,6 +73,28 @@ def message_sk(message_id: str) -> str:
 
 def client_msg_sk(user_id: str, client_msg_id: str) -> str:
     return f"CMSG#{user_id}#{client_msg_id}"
+
+
+def roster_sk(user_id: str) -> str:
+    return f"ROSTER#{user_id}"
+
+
+def ban_sk(user_id: str) -> str:
+    return f"BAN#{user_id}"
+
+
+def mute_sk(user_id: str) -> str:
+    return f"MUTE#{user_id}"
+
+
+def modlog_sk(entry_id: str) -> str:
+    return f"MODLOG#{entry_id}"
+
+
+ROSTER_PREFIX = "ROSTER#"
+MODLOG_PREFIX = "MODLOG#"
+PRESENCE_PREFIX = "PRESENCE#"
+MESSAGE_PREFIX = "MSG#"
 
 
 def session_sk(session_id: str) -> str:

@@ -18,25 +18,31 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from roomcast import clock
 from roomcast.aws_errors import cancellation_codes as _cancellation_codes
-from roomcast.aws_errors import error_code
+from roomcast.aws_errors import cancellation_item, error_code
 from roomcast.aws_errors import is_conditional_failure as _is_conditional_failure
 from roomcast.dal import keys
 from roomcast.dal.dynamo import dynamodb_client, from_item, key, query_pages, to_item, values
 from roomcast.errors import (
+    Banned,
     Conflict,
     InvalidCursor,
+    MembersOnly,
+    Muted,
     NotMember,
     RateLimited,
     RoomClosed,
     RoomNotFound,
     TooManyRooms,
 )
+from roomcast.ids import iso
 from roomcast.models.records import (
     CallRecord,
     Connection,
     MemberRecord,
     MessageRecord,
+    ModlogRecord,
     Room,
     RoomStats,
     SessionRecord,
@@ -219,6 +225,27 @@ def _presence_leave(table: str, item_key: dict[str, Any], user_connections: int)
             "ExpressionAttributeValues": values(one=1),
         }
     }
+
+
+def _not_restricted(table: str, item_key: dict[str, Any], now_ms: int) -> dict[str, Any]:
+    """A ConditionCheck that no ban/mute (dal/keys.py) is in force: none, or one whose
+    `until` has passed. A refusal returns the item, whose `until` goes into the error."""
+    return {
+        "ConditionCheck": {
+            "TableName": table,
+            "Key": item_key,
+            "ConditionExpression": "attribute_not_exists(pk) OR (attribute_exists(#until) AND #until <= :now)",
+            "ExpressionAttributeNames": {"#until": "until"},
+            "ExpressionAttributeValues": values(now=now_ms),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+    }
+
+
+def _until_of(error: ClientError, index: int) -> str | None:
+    item = cancellation_item(error, index)
+    until = from_item(item).get("until") if item else None
+    return iso(int(until)) if until is not None else None
 
 
 def encode_cursor(last_key: dict[str, Any]) -> str:
@@ -506,13 +533,23 @@ class RoomStore:
                         ),
                     }
                 },
+                # Issue 14's checks ride in the same transaction (no request of their own):
+                # index 6 no ban in force (every room), index 7 listed (members-only rooms).
+                _not_restricted(self.table, key(pk, keys.ban_sk(member.user_id)), clock.now_ms()),
             ]
+            if room.access == "members" and member.user_id not in room.admin_user_ids:
+                transact.append({"ConditionCheck": {"TableName": self.table, "Key": key(pk, keys.roster_sk(member.user_id)),
+                                                    "ConditionExpression": "attribute_exists(pk)"}})
             try:
                 _retry_conflicts(self.client.transact_write_items, TransactItems=transact)
             except ClientError as exc:
                 codes = _cancellation_codes(exc)
                 if not codes:
                     raise
+                if codes[6] == "ConditionalCheckFailed":
+                    raise Banned(until=_until_of(exc, 6)) from exc
+                if len(codes) > 7 and codes[7] == "ConditionalCheckFailed":
+                    raise MembersOnly() from exc
                 if codes[1] == "ConditionalCheckFailed":
                     return room, False, unread_of(inbox)
                 if codes[5] == "ConditionalCheckFailed":
@@ -599,6 +636,26 @@ class RoomStore:
         member = MemberRecord(**from_item(item))
         return member if include_expired or not is_expired(member) else None
 
+    def require_unmuted_member(self, room_id: str, connection_id: str, user_id: str) -> MemberRecord:
+        """require_member for `typing`, which a mute (or a ban) refuses too: the membership,
+        the mute and the ban in one TransactGetItems (one request, as the GetItem it replaces)."""
+        pk = keys.room_pk(room_id)
+        response = self.client.transact_get_items(
+            TransactItems=[
+                {"Get": {"TableName": self.table, "Key": key(pk, sk)}}
+                for sk in (keys.member_sk(connection_id), keys.ban_sk(user_id), keys.mute_sk(user_id))
+            ]
+        )
+        member_item, *restrictions = (r.get("Item") for r in response["Responses"])
+        member = MemberRecord(**from_item(member_item)) if member_item else None
+        if member is None or is_expired(member):
+            raise NotMember()
+        for refusal, item in zip((Banned, Muted), restrictions, strict=True):
+            until = from_item(item).get("until") if item else None
+            if item and (until is None or int(until) > clock.now_ms()):
+                raise refusal(until=iso(int(until)) if until is not None else None)
+        return member
+
     def require_member(self, room_id: str, connection_id: str) -> MemberRecord:
         member = self.get_member(room_id, connection_id)
         if member is None:
@@ -624,10 +681,13 @@ class RoomStore:
                         "ExpressionAttributeValues": values(minus=-1)}},
         ]
 
-    def remove_member(self, member: MemberRecord, left_at: int, reason: str) -> Left | None:
+    def remove_member(
+        self, member: MemberRecord, left_at: int, reason: str, extra: tuple[dict[str, Any], ...] = ()
+    ) -> Left | None:
         """Leave: the join's writes undone and its counters taken back, in one transaction;
         None if the membership was already gone (a second leave changes nothing). The
-        user's call lock is read with the counters, for the leave's call check."""
+        user's call lock is read with the counters, for the leave's call check. `extra`
+        writes commit with the leave (a kick's MODLOG# item)."""
         pk = keys.room_pk(member.room_id)
         for _attempt in range(MEMBERSHIP_ATTEMPTS):
             room, user_connections, lock = self._membership_state(member.room_id, member.user_id, with_call_lock=True)
@@ -644,6 +704,7 @@ class RoomStore:
                 {"Update": {"TableName": self.table, "Key": key(pk, keys.META), **meta}},
                 _presence_leave(self.table, key(pk, keys.presence_sk(member.user_id)), user_connections),
                 room_count_down,
+                *extra,
             ]
             try:
                 _retry_conflicts(self.client.transact_write_items, TransactItems=transact)
@@ -656,7 +717,7 @@ class RoomStore:
                 if codes[5] == "ConditionalCheckFailed":
                     # The room count is gone (only TTL removes it, after the connection's
                     # life): leave without it rather than never.
-                    transact.pop()
+                    transact.remove(room_count_down)
                     try:
                         _retry_conflicts(self.client.transact_write_items, TransactItems=transact)
                         return Left(lock)
@@ -751,6 +812,16 @@ class RoomStore:
             },
             {"Put": {"TableName": self.table, "Item": to_item(item)}},
         ]
+        # A client's send: no mute in force and no ban, checked by the same transaction. The
+        # ban is checked here too: a ban whose removal of the user's connections did not run
+        # (a crash after the ban's own write) still stops their sends. A server-side message
+        # (no sender connection) speaks for the server, which moderation does not restrict.
+        mute_at = ban_at = None
+        if sender_connection_id is not None:
+            now = clock.now_ms()
+            mute_at, ban_at = len(transact), len(transact) + 1
+            transact.append(_not_restricted(self.table, key(pk, keys.mute_sk(message.user_id)), now))
+            transact.append(_not_restricted(self.table, key(pk, keys.ban_sk(message.user_id)), now))
         marker_key = None
         marker_at = len(transact)
         if message.client_msg_id:
@@ -784,6 +855,10 @@ class RoomStore:
                 if room.state != "open":
                     raise RoomClosed() from exc
                 raise NotMember() from exc
+            if ban_at is not None and codes[ban_at] == "ConditionalCheckFailed":
+                raise Banned(until=_until_of(exc, ban_at)) from exc
+            if mute_at is not None and codes[mute_at] == "ConditionalCheckFailed":
+                raise Muted(until=_until_of(exc, mute_at)) from exc
             if marker_key and len(codes) > marker_at and codes[marker_at] == "ConditionalCheckFailed":
                 original = self._message_for_marker(message.room_id, marker_key)
                 if original is not None:
@@ -843,6 +918,13 @@ class RoomStore:
         """Every call record of a room, oldest first (call ids are time-ordered)."""
         for page in self._room_pages(room_id, "CALL#", page_size):
             yield [CallRecord(**i) for i in page]
+
+    # ------------------------------------------------------------- moderation
+
+    def iter_modlog(self, room_id: str, page_size: int = 500) -> Iterator[list[ModlogRecord]]:
+        """Every moderation act of a room, oldest first (MODLOG# ids are time-ordered)."""
+        for page in self._room_pages(room_id, keys.MODLOG_PREFIX, page_size):
+            yield [ModlogRecord(**i) for i in page]
 
     def _room_pages(self, room_id: str, prefix: str, page_size: int) -> Iterator[list[dict[str, Any]]]:
         """One kind of a room's items (by sort-key prefix), oldest first, a page at a time."""

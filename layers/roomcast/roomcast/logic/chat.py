@@ -63,6 +63,9 @@ def message_out(record: MessageRecord) -> Message:
         streamed=record.streamed,
         stream_ended_by=record.stream_ended_by,
         incomplete=record.incomplete,
+        deleted=record.deleted or None,
+        deleted_by=record.deleted_by,
+        deleted_at=iso(record.deleted_at) if record.deleted_at is not None else None,
     )
 
 
@@ -316,7 +319,8 @@ def typing(services: Services, caller: Caller, frame: TypingFrame) -> None:
     """Ephemeral: relayed to the other members, never stored, no reply (but refusals)."""
     # Before the membership read: each typing frame is multiplied by the room's size.
     take_rate_tokens(services, caller, "typing")
-    services.store.require_member(frame.room_id, caller.connection_id)
+    # A muted user's typing is refused with `muted` too (the same read, docs/protocol.md).
+    services.store.require_unmuted_member(frame.room_id, caller.connection_id, caller.identity.user_id)
     event = TypingEventFrame(
         room_id=frame.room_id,
         user_id=caller.identity.user_id,

@@ -73,12 +73,14 @@ def clean_gone_connections(services: Services, gone: list[str]) -> None:
 
 
 def end_membership(
-    services: Services, member: MemberRecord, reason: str, announce: bool = True
+    services: Services, member: MemberRecord, reason: str, announce: bool = True,
+    extra: tuple[dict[str, Any], ...] = (),
 ) -> bool:
-    """Remove a membership, end its session, count the leave and tell the room."""
+    """Remove a membership, end its session, count the leave and tell the room (`extra`:
+    writes that commit with the leave, such as a kick's MODLOG# item)."""
     left_at = now_ms()
     # One transaction: membership, session, links and the room's counters together.
-    left = services.store.remove_member(member, left_at, reason)
+    left = services.store.remove_member(member, left_at, reason, extra)
     if left is None:
         return False
     _end_calls(services, member, reason, left.call_lock)

@@ -15,7 +15,7 @@ from roomcast.models.common import (
     UserId,
     storable_problem,
 )
-from roomcast.models.frames import AckFrame, Member, Notification
+from roomcast.models.frames import AckFrame, Member, Message, Notification
 from roomcast.models.signaling import CallView
 
 MAX_METADATA_BYTES = 16 * 1024
@@ -26,6 +26,9 @@ class CreateRoomRequest(StrictModel):
     name: DisplayName
     admin_user_ids: list[UserId] = Field(default_factory=list, max_length=50)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # members: only users on the room's list (PUT /rooms/{id}/members/{user_id}) and its
+    # admin_user_ids may join; open: any token its rooms claim allows.
+    access: Literal["open", "members"] = "open"
 
     @field_validator("metadata")
     @classmethod
@@ -73,6 +76,8 @@ class ErrorBody(OutModel):
     code: str
     message: str
     request_id: str | None = None
+    retry_after_ms: int | None = None
+    until: str | None = None  # banned / muted: when it ends
 
 
 class TokenResponse(OutModel):
@@ -95,6 +100,7 @@ class RoomView(OutModel):
     room_id: str
     name: str
     state: str
+    access: Literal["open", "members"] = "open"
     admin_user_ids: list[str]
     metadata: dict[str, Any]
     created_at: str
@@ -234,3 +240,111 @@ class ChunkResult(OutModel):
     held: int
     # Member connections the delta went to (0 when the chunk was held or repeated).
     delivered: int = 0
+# ------------------------------------------------ membership and moderation (issue 14)
+
+Role = Literal["member", "moderator", "admin"]
+# The admin API acts as "admin-api" unless the caller names who it acts for (cut at 128).
+ActedBy = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class PutMemberRequest(StrictModel):
+    role: Role = "member"
+    by: ActedBy | None = None
+
+
+class MemberEntry(OutModel):
+    user_id: str
+    role: str
+    added_at: str
+    added_by: str
+
+
+class PutMemberResponse(OutModel):
+    room_id: str
+    member: MemberEntry
+    # False when the user was already listed with this role (nothing written, nothing logged).
+    changed: bool
+
+
+class MemberList(OutModel):
+    room_id: str
+    members: list[MemberEntry]
+    next_cursor: str | None = None
+
+
+class KickRequest(StrictModel):
+    user_id: UserId
+    reason: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    by: ActedBy | None = None
+
+
+class RestrictRequest(KickRequest):
+    """A ban or a mute; without duration_seconds it lasts until lifted."""
+
+    duration_seconds: Annotated[int, Field(ge=1, le=366 * 86_400)] | None = None
+
+
+class ModerationView(OutModel):
+    """One recorded act (MODLOG#), as the admin API and room.closed show it."""
+
+    room_id: str
+    act: str
+    by: str
+    target_user: str
+    at: str
+    until: str | None = None
+    message_id: str | None = None
+    reason: str | None = None
+    role: str | None = None
+    # kick / ban / member removal: how many of the user's connections left the room.
+    connections_removed: int | None = None
+
+
+class OnlineRequest(StrictModel):
+    user_ids: list[UserId] = Field(min_length=1, max_length=100)
+
+
+class UserOnline(OutModel):
+    user_id: str
+    online: bool
+    connections: int
+    # The rooms the user's connections are in, at most ROOMS_LISTED_PER_USER (20).
+    rooms: list[str]
+    rooms_truncated: bool | None = None
+    # More connections than are looked at per user (25): `connections` counts those looked at.
+    connections_truncated: bool | None = None
+
+
+class OnlineResponse(OutModel):
+    users: list[UserOnline]
+
+
+class PresenceEntry(OutModel):
+    user_id: str
+    connections: int
+
+
+class PresencePage(OutModel):
+    room_id: str
+    users: list[PresenceEntry]
+    next_cursor: str | None = None
+
+
+class DisconnectRequest(StrictModel):
+    # One connection of the user; all of them when absent.
+    connection_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    reason: Annotated[str, Field(min_length=1, max_length=200)] = "disconnected by an admin"
+
+
+class DisconnectResponse(OutModel):
+    user_id: str
+    disconnected: list[str]
+
+
+class SearchPage(OutModel):
+    room_id: str
+    messages: list[Message]
+    # Where the next call goes on (the last message looked at); absent: the range is done.
+    next_cursor: str | None = None
+    # Messages read by this call (at most SEARCH_MAX_SCANNED, 500): its cost, matches or not.
+    scanned: int

@@ -79,8 +79,66 @@ class InboxFrame(ClientFrame):
     mark_read: list[InboxId] | None = Field(default=None, max_length=25)
 
 
+
+# -------------------------------------------- moderation (issue 14): moderators and admins only
+
+Reason = Annotated[str, Field(min_length=1, max_length=500)]
+# An optional expiry: at most a year (a ban for good has none).
+Duration = Annotated[int, Field(ge=1, le=366 * 86_400)]
+
+
+class KickFrame(ClientFrame):
+    """The user's connections leave the room (they get `kicked`); they may join again."""
+
+    action: Literal["kick"]
+    room_id: RoomId
+    user_id: UserId
+    reason: Reason | None = None
+
+
+class _RestrictFrame(ClientFrame):
+    """A ban or a mute: for duration_seconds, or until lifted."""
+
+    room_id: RoomId
+    user_id: UserId
+    duration_seconds: Duration | None = None
+    reason: Reason | None = None
+
+
+class BanFrame(_RestrictFrame):
+    action: Literal["ban"]
+
+
+class UnbanFrame(ClientFrame):
+    action: Literal["unban"]
+    room_id: RoomId
+    user_id: UserId
+
+
+class MuteFrame(_RestrictFrame):
+    action: Literal["mute"]
+
+
+class UnmuteFrame(ClientFrame):
+    action: Literal["unmute"]
+    room_id: RoomId
+    user_id: UserId
+
+
+class DeleteMessageFrame(ClientFrame):
+    action: Literal["delete_message"]
+    room_id: RoomId
+    message_id: Annotated[str, Field(pattern=r"^[0-9a-f]{25}$")]
+
+
+ModerationFrame = (
+    KickFrame | BanFrame | UnbanFrame | MuteFrame | UnmuteFrame | DeleteMessageFrame
+)
+MODERATION_ACTIONS = actions_of(ModerationFrame)
+
 ChatFrame = Annotated[
-    JoinFrame | LeaveFrame | SendFrame | HistoryFrame | TypingFrame | PingFrame | CloseFrame | InboxFrame,
+    JoinFrame | LeaveFrame | SendFrame | HistoryFrame | TypingFrame | PingFrame | CloseFrame | InboxFrame
+    | ModerationFrame,
     Field(discriminator="action"),
 ]
 CHAT_FRAME_ADAPTER: TypeAdapter[Any] = TypeAdapter(ChatFrame)
@@ -112,6 +170,10 @@ class Message(OutModel):
     streamed: bool | None = None
     stream_ended_by: Literal["end", "timeout", "room_closed"] | None = None
     incomplete: bool | None = None
+    # A tombstone (a moderator deleted it): text is "", meta gone; omitted otherwise.
+    deleted: bool | None = None
+    deleted_by: str | None = None
+    deleted_at: str | None = None
 
 
 class OpenStream(OutModel):
@@ -224,6 +286,8 @@ class ErrorFrame(OutModel):
     request_id: str | None = None
     # rate_limited only: milliseconds until the same frame would be accepted.
     retry_after_ms: int | None = None
+    # banned / muted only, when the ban or mute ends (RFC 3339); absent: until lifted.
+    until: str | None = None
 
 
 class Notification(OutModel):
@@ -284,3 +348,60 @@ class InboxFrameOut(OutModel):
     unread: int
     # How many of mark_read's ids were unread and are read now.
     marked: int = 0
+# ------------------------------------------------ moderation (issue 14), server -> client
+
+
+class ModeratedFrame(OutModel):
+    """The moderator's reply: the act as recorded (MODLOG#)."""
+
+    type: Literal["moderated"] = "moderated"
+    request_id: str | None = None
+    room_id: str
+    act: str
+    target_user: str | None = None
+    message_id: str | None = None
+    until: str | None = None
+    # kick / ban: how many of the user's connections left the room.
+    connections_removed: int | None = None
+
+
+class KickedFrame(OutModel):
+    """To each connection a moderator removed from the room; it is no longer a member.
+
+    cause: kick (it may join again), ban (refused until `until`, or for good), removed
+    (taken off a members-only room's list)."""
+
+    type: Literal["kicked"] = "kicked"
+    room_id: str
+    cause: Literal["kick", "ban", "removed"]
+    by: str
+    reason: str | None = None
+    until: str | None = None
+    at: str
+
+
+class MutedFrame(OutModel):
+    """To the muted user's connections in the room: sends and typing answer `muted`."""
+
+    type: Literal["muted", "unmuted"]
+    room_id: str
+    by: str
+    reason: str | None = None
+    until: str | None = None
+    at: str
+
+
+class MessageDeletedFrame(OutModel):
+    type: Literal["message.deleted"] = "message.deleted"
+    room_id: str
+    message_id: str
+    deleted_by: str
+    deleted_at: str
+
+
+class DisconnectedFrame(OutModel):
+    """Sent before the server closes a connection (POST /users/{id}/disconnect)."""
+
+    type: Literal["disconnected"] = "disconnected"
+    reason: str
+    at: str

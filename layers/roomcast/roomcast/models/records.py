@@ -10,6 +10,14 @@ RoomState = Literal["open", "closing", "closed"]
 # Who sent a server-side message (None: a client's `send`), and how a streamed one ended.
 SenderKind = Literal["system", "bot"]
 StreamEndReason = Literal["end", "timeout", "room_closed"]
+# open: any token its `rooms` claim allows joins; members: only ROSTER# users and the room's
+# admin_user_ids (docs/protocol.md, "Membership and moderation").
+RoomAccess = Literal["open", "members"]
+Role = Literal["member", "moderator", "admin"]
+ModAct = Literal[
+    "kicked", "banned", "unbanned", "muted", "unmuted", "message_deleted",
+    "member_added", "member_removed", "role_changed",
+]
 
 
 class Record(BaseModel):
@@ -33,6 +41,7 @@ class Room(Record):
     admin_user_ids: list[str] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
     state: RoomState = "open"
+    access: RoomAccess = "open"
     created_at: int  # epoch ms; the room's start time
     closed_at: int | None = None
     closed_by: str | None = None
@@ -105,6 +114,49 @@ class MessageRecord(Record):
     streamed: bool | None = None
     stream_ended_by: StreamEndReason | None = None
     incomplete: bool | None = None
+    # A moderator's deletion turns the item into a tombstone (dal/keys.py): text "", no meta.
+    deleted: bool | None = None
+    deleted_by: str | None = None
+    deleted_at: int | None = None
+
+
+class RosterEntry(Record):
+    """A listed user of a room (ROSTER#): who may join a members-only room, and with what role."""
+
+    room_id: str
+    user_id: str
+    role: Role = "member"
+    added_at: int
+    added_by: str
+
+
+class Restriction(Record):
+    """A ban (BAN#) or a mute (MUTE#) of one user in one room; `until` None is for good."""
+
+    room_id: str
+    user_id: str
+    by: str
+    at: int  # epoch ms
+    until: int | None = None  # epoch ms
+    reason: str | None = None
+
+    def active(self, now_ms: int) -> bool:
+        return self.until is None or self.until > now_ms
+
+
+class ModlogRecord(Record):
+    """One moderation act (MODLOG#), carried in room.closed as moderation_history."""
+
+    room_id: str
+    entry_id: str
+    act: ModAct
+    by: str
+    target_user: str
+    at: int  # epoch ms
+    until: int | None = None
+    message_id: str | None = None
+    reason: str | None = None
+    role: str | None = None  # member_added / role_changed: the role given
 
 
 CallStatus = Literal["invited", "accepted", "rejected", "ended", "failed", "missed"]

@@ -2,7 +2,7 @@
 
 Every delivery is a sequence of parts (a small room is one part: part 1, last). A part
 repeats the room's fields and stats and carries the next slice of chat_history, then
-session_history, then call_history, in that order; it is cut before the record that
+session_history, then call_history, then moderation_history, in that order; it is cut before the record that
 would make its body exceed the size limit. Records are serialised once, as they are
 read, so memory holds one DynamoDB page plus one part - never the whole room. A single
 record larger than the limit travels alone in its part (records are never split).
@@ -20,10 +20,10 @@ from typing import Any
 
 from roomcast.dal.store import RoomStore
 from roomcast.ids import iso
-from roomcast.models.records import CallRecord, MessageRecord, Room, SessionRecord
+from roomcast.models.records import CallRecord, MessageRecord, ModlogRecord, Room, SessionRecord
 
 EVENT_TYPE = "room.closed"
-SECTIONS = ("chat_history", "session_history", "call_history")
+SECTIONS = ("chat_history", "session_history", "call_history", "moderation_history")
 
 
 def _dumps(value: Any) -> bytes:
@@ -55,6 +55,19 @@ def chat_item(m: MessageRecord) -> dict[str, Any]:
     for flag in ("sender_kind", "streamed", "stream_ended_by", "incomplete"):
         if (value := getattr(m, flag)) is not None:
             item[flag] = value
+    if m.deleted:
+        # The rule for a deleted message (docs/webhooks.md): it keeps its place, id, author
+        # and time; its text is "" and it says who deleted it and when.
+        item.update(deleted=True, deleted_by=m.deleted_by, deleted_at=_time(m.deleted_at))
+    return item
+
+
+def moderation_item(e: ModlogRecord) -> dict[str, Any]:
+    """One act (MODLOG#): who did what to whom, when, until when, why."""
+    item: dict[str, Any] = {"act": e.act, "by": e.by, "target_user": e.target_user, "at": iso(e.at)}
+    for name, value in (("until", _time(e.until)), ("message_id", e.message_id), ("reason", e.reason), ("role", e.role)):
+        if value is not None:
+            item[name] = value
     return item
 
 
@@ -123,6 +136,9 @@ def iter_records(store: RoomStore, room_id: str, page_size: int) -> Iterator[tup
     for call_page in store.iter_calls(room_id, page_size=page_size):
         for call in call_page:
             yield 2, _dumps(call_item(call))
+    for log_page in store.iter_modlog(room_id, page_size=page_size):
+        for entry in log_page:
+            yield 3, _dumps(moderation_item(entry))
 
 
 class PartBuilder:
@@ -136,7 +152,7 @@ class PartBuilder:
         self.head = envelope_head[:-1] + b',"data":' + fields[:-1] + b","
         # Fixed bytes of a part: head, section names and brackets, the sync object (with
         # room for a 9-digit part number and "false"), closing braces.
-        empty = self._assemble([[], [], []], 999_999_999, False)
+        empty = self._assemble([[] for _ in SECTIONS], 999_999_999, False)
         self.fixed = len(empty)
 
     def _assemble(self, sections: list[list[bytes]], number: int, last: bool) -> bytes:
@@ -148,13 +164,13 @@ class PartBuilder:
         return b"".join(chunks)
 
     def parts(self, records: Iterator[tuple[int, bytes]]) -> Iterator[Part]:
-        sections: list[list[bytes]] = [[], [], []]
+        sections: list[list[bytes]] = [[] for _ in SECTIONS]
         size, count, number = self.fixed, 0, 1
         for section, data in records:
             extra = len(data) + 1  # the record and its comma
             if count and size + extra > self.max_bytes:
                 yield self._part(sections, number, last=False)
-                sections, size, count, number = [[], [], []], self.fixed, 0, number + 1
+                sections, size, count, number = [[] for _ in SECTIONS], self.fixed, 0, number + 1
             sections[section].append(data)
             size += extra
             count += 1
