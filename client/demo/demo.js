@@ -355,7 +355,8 @@ function setMessageState(li, value, why) {
   status.replaceChildren();
   if (li.dataset.mine !== "true") return; // others' messages are stored by definition
   status.append(STATE_LABELS[value]);
-  status.title = why ?? "";
+  // Why it failed, on the line itself (a hover shows it; tests read it).
+  li.title = status.title = why ?? "";
   if (value === "failed") {
     const resend = document.createElement("button");
     resend.type = "button";
