@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from roomcast import auth
 from roomcast.admin_routes import RoomPath, answers, json_response
+from roomcast.admin_routes.endpoints import router as endpoints_router
 from roomcast.errors import (
     BadRequest,
     NotFound,
@@ -43,6 +44,7 @@ from roomcast.wiring import services
 configure(AdminSettings)
 
 app = APIGatewayHttpResolver(enable_validation=True)
+app.include_router(endpoints_router)
 OPEN_PATHS = frozenset({"/health"})
 API_KEY_HEADER = "x-api-key"
 

@@ -18,6 +18,10 @@
     CONNS#<shard>   CONN#<conn>                connection index, 16 shards (TTL)
     BROADCAST#<id>  META                       broadcast: frame, state, counts (TTL)
     FANOUT#<id>     JOB#<job id>               a finished range job (TTL)
+    ENDPOINTS       EP#<endpoint>              an event endpoint (url, filters, secret id, state)
+    EP#<endpoint>   EVT#<event id>             an event queued for the endpoint: its dedupe marker (TTL)
+    EP#<endpoint>   EBATCH#<batch id>          a batch of events to deliver (+ #ATTEMPT#<n>)
+    EP#<endpoint>   SLOT#<n>                   one of the endpoint's concurrency leases
 """
 
 from __future__ import annotations
@@ -129,3 +133,30 @@ def prefix_end(prefix: str) -> str:
 
 ROOMS_GSI_PK = "ROOMS"
 GSI_NAME = "gsi1"
+
+
+# ---- events and endpoints (dal/endpoints.py, dal/event_deliveries.py)
+ENDPOINTS_PK = "ENDPOINTS"
+
+
+def endpoint_sk(endpoint_id: str) -> str:
+    return f"EP#{endpoint_id}"
+
+
+def endpoint_pk(endpoint_id: str) -> str:
+    return f"EP#{endpoint_id}"
+
+
+def event_marker_sk(event_id: str) -> str:
+    return f"EVT#{event_id}"
+
+
+BATCH_PREFIX = "EBATCH#"
+
+
+def batch_sk(batch_id: str) -> str:
+    return f"{BATCH_PREFIX}{batch_id}"
+
+
+def slot_sk(slot: int) -> str:
+    return f"SLOT#{slot:02d}"
