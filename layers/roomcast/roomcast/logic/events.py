@@ -38,7 +38,8 @@ from roomcast.dal.dynamo import from_item
 from roomcast.ids import iso
 from roomcast.logic.context import Services
 from roomcast.models.events import BATCH_TYPE, EndpointRecord, Event, EventBatchJob, EventBatchRecord
-from roomcast.models.records import CallRecord, MessageRecord, Room, SessionRecord
+from roomcast.dal.store import _room_from_item as room_from_item
+from roomcast.models.records import CallRecord, MessageRecord, SessionRecord
 from roomcast.observability import logger, metrics
 from roomcast.webhooks.payload import call_item, chat_item, room_fields, session_item
 
@@ -102,12 +103,12 @@ def event_of(record: dict[str, Any]) -> Event | None:
     room_id = pk[len("ROOM#"):]
     if sk == keys.META and new:
         if name == "INSERT":
-            room = Room(**new)
+            room = room_from_item(new)
             return make("room.created", {"room_id": room.room_id, "name": room.name,
                                          "admin_user_ids": room.admin_user_ids, "metadata": room.metadata,
                                          "created_at": iso(room.created_at)}, room_id, iso(room.created_at))
         if name == "MODIFY" and new.get("state") == "closed" and (old or {}).get("state") != "closed":
-            room = Room(**new)
+            room = room_from_item(new)
             return make("room.closed", room_fields(room), room_id, _time(room.closed_at, when))
         return None
     if sk.startswith("MSG#") and name == "INSERT" and new:
