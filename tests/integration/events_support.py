@@ -73,6 +73,17 @@ class EventsDriver(QueueDriver):
         return [json.loads(m["Body"]) for m in messages]
 
 
+def check_schema(event: dict[str, Any]) -> None:
+    """The event matches docs/events/<its type>.schema.json."""
+    from jsonschema import Draft202012Validator
+
+    from tests.conftest import ROOT
+
+    schema = json.loads((ROOT / "docs" / "events" / f"{event['type']}.schema.json").read_text())
+    errors = [e.message for e in Draft202012Validator(schema).iter_errors(event)]
+    assert errors == [], (event["type"], errors)
+
+
 def run_stream(invoke: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
     return invoke("events", {"Records": records})
 

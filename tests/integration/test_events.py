@@ -16,7 +16,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tests.helpers import ws_event
-from tests.integration.events_support import EventsDriver, StreamReader, create_endpoint, run_stream
+from tests.integration.events_support import EventsDriver, StreamReader, check_schema, create_endpoint, run_stream
 from tests.integration.webhook_support import (
     Reply,
     ScriptedReceiver,
@@ -39,7 +39,9 @@ def _events(receiver: ScriptedReceiver, secret: str) -> list[dict[str, Any]]:
         batch = Webhook(secret).verify(request.body, request.headers)
         assert batch["type"] == "event.batch"
         assert request.headers["webhook-id"] == "evb_" + batch["data"]["batch_id"]
-        events.extend(batch["data"]["events"])
+        for event in batch["data"]["events"]:
+            check_schema(event)
+            events.append(event)
     return events
 
 
@@ -109,7 +111,10 @@ def test_room_closed_reaches_endpoints_and_the_callback_url_still_gets_its_paylo
         assert [e["type"] for e in events] == ["room.closed"]
         assert events[0]["data"]["stats"]["message_count"] == 1
         (closed,) = room_hook.requests
-        assert json.loads(closed.body)["data"]["chat_history"][0]["text"] == "bye"
+        payload = json.loads(closed.body)
+        assert payload["data"]["chat_history"][0]["text"] == "bye"
+        # The callback_url's payload is the catalogue's room.closed (histories included).
+        check_schema({"id": "room-closed-webhook", **payload})
 
 
 def test_a_failed_transaction_emits_nothing(events_stack, invoke):

@@ -16,7 +16,7 @@ import boto3
 import pytest
 
 from roomcast.logic.events import event_of
-from tests.integration.events_support import EventsDriver, StreamReader, create_endpoint, run_stream
+from tests.integration.events_support import EventsDriver, StreamReader, check_schema, create_endpoint, run_stream
 from tests.integration.webhook_support import ScriptedReceiver, admin, create_room, provisioned_stack
 from standardwebhooks.webhooks import Webhook
 
@@ -74,6 +74,8 @@ def test_moderation_and_offline_events_from_the_documented_items(events_stack, i
         EventsDriver(events_stack, invoke).drain()
         (request,) = receiver.requests
         events = Webhook(endpoint["secret"]).verify(request.body, request.headers)["data"]["events"]
+    for event in events:
+        check_schema(event)
     assert [e["type"] for e in events] == ["message.created", "message.offline", "moderation.banned",
                                            "message.deleted", "moderation.muted"]
     created, offline, banned, deleted, _ = events
@@ -107,6 +109,8 @@ def test_transitions_not_writes_make_events():
     ended = event_of(_record("MODIFY", "CALL#c1", _call("ended", started_at={"N": "1800000001000"},
                                                          ended_at={"N": "1800000005000"}), _call("accepted")))
     assert ended is not None and ended.type == "call.ended" and ended.data["duration_seconds"] == 4.0
+    for event in (started, ended):
+        check_schema(event.model_dump(mode="json"))
     # The same status written again (a retried update) is no event.
     assert event_of(_record("MODIFY", "CALL#c1", _call("ended"), _call("ended"))) is None
     meta = {"room_id": _s("r"), "name": _s("R"), "created_at": {"N": "1800000000000"}, "state": _s("open"),
@@ -124,6 +128,7 @@ def test_transitions_not_writes_make_events():
     expired["userIdentity"] = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
     gone = event_of(expired)
     assert gone is not None and gone.type == "user.offline" and gone.data["reason"] == "expired"
+    check_schema(gone.model_dump(mode="json"))
     # This pipeline's own items and everything else map to nothing.
     assert event_of(_record("INSERT", "EVT#x", {"batch_id": _s("b")}, None, pk="EP#ep")) is None
     assert event_of(_record("INSERT", "RATE#send", {"tokens": {"N": "1"}}, None, pk="CONN#c")) is None

@@ -228,7 +228,11 @@ def batch_schema() -> dict[str, Any]:
                     "events": {
                         "type": "array",
                         "minItems": 1,
-                        "items": {"$ref": "https://roomcast.dev/events/<type>.schema.json"},
+                        "items": {
+                            "type": "object",
+                            "required": ["id", "type", "timestamp", "data"],
+                            "description": "one event, as docs/events/<its type>.schema.json gives it",
+                        },
                     },
                 },
             },
