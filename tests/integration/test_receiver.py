@@ -353,6 +353,7 @@ def test_get_endpoints_serve_what_was_stored(receiver: Receiver) -> None:
         "chats": 4,
         "sessions": 2,
         "calls": 2,
+        "events": 0,
         "refused": 0,
     }
 
