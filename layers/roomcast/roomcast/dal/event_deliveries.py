@@ -22,7 +22,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from roomcast.aws_errors import is_conditional_failure
+from roomcast.aws_errors import cancellation_codes, error_code, is_conditional_failure
 from roomcast.dal import keys
 from roomcast.dal.dynamo import dynamodb_client, from_item, key, to_item, update_fields, values
 from roomcast.errors import InvalidCursor
@@ -71,12 +71,12 @@ class EventDeliveryStore:
         try:
             self.client.transact_write_items(TransactItems=actions)
         except ClientError as exc:
-            reasons = exc.response.get("CancellationReasons") or []
-            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException" or not reasons:
+            codes = cancellation_codes(exc)
+            if error_code(exc) != "TransactionCanceledException" or not codes:
                 raise
-            failed = [i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
-            if not failed or any(r.get("Code") not in (None, "None", "ConditionalCheckFailed") for r in reasons):
-                raise
+            failed = [i for i, code in enumerate(codes) if code == "ConditionalCheckFailed"]
+            if not failed or any(code not in ("None", "ConditionalCheckFailed") for code in codes):
+                raise  # a conflict or a throttle: the stream batch is retried
             if 0 in failed:
                 return Enqueued(record.batch_id, new=False, queued_elsewhere=frozenset())
             return Enqueued(None, new=False, queued_elsewhere=frozenset(event_ids[i - 1] for i in failed))
