@@ -59,3 +59,11 @@ def test_fanout_split_runs_and_every_member_is_posted_once(capsys: pytest.Captur
     assert bench_fanout_split.main(argv) == 0
     out = capsys.readouterr().out
     assert "one / split" in out and "30" in out
+
+
+def test_events_benchmark_runs_both_batch_sizes(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import bench_events
+
+    assert bench_events.main(["--events", "12", "--max-events", "5", "--timeout", "60"]) == 0
+    out = capsys.readouterr().out
+    assert "batches of 5: all at once" in out and "batches of 1" in out and "ratio (events/s" in out
