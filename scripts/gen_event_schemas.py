@@ -23,7 +23,13 @@ OUTPUT = ROOT / "docs" / "events"
 
 
 def documents() -> dict[str, dict[str, Any]]:
-    from roomcast.models.events import BATCH_TYPE, EVENT_TYPES, TEST_EVENT, batch_schema, event_schema
+    from roomcast.models.events import (
+        BATCH_TYPE,
+        EVENT_TYPES,
+        TEST_EVENT,
+        batch_schema,
+        event_schema,
+    )
 
     docs = {f"{t}.schema.json": event_schema(t) for t in (*EVENT_TYPES, TEST_EVENT)}
     docs[f"{BATCH_TYPE}.schema.json"] = batch_schema()

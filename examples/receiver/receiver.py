@@ -443,7 +443,8 @@ class Store:
         if room_id:
             where.append("room_id = ?")
             args.append(room_id)
-        sql = "SELECT * FROM events" + (" WHERE " + " AND ".join(where) if where else "")
+        # Only the fixed clauses above are joined; the values are bound parameters.
+        sql = "SELECT * FROM events" + (" WHERE " + " AND ".join(where) if where else "")  # noqa: S608
         with self.connection() as conn:
             rows = conn.execute(sql + " ORDER BY received_at DESC, seq DESC LIMIT ?", (*args, limit)).fetchall()
         return [

@@ -28,8 +28,8 @@ from roomcast_local import template as tpl
 from roomcast_local.cfn import load_template
 from roomcast_local.httpserver import API_PREFIX, LocalHttpServer
 from roomcast_local.sqs import SqsPoller
-from roomcast_local.streams import StreamPoller
 from roomcast_local.stack import Stack, provision
+from roomcast_local.streams import StreamPoller
 from roomcast_local.workers import FunctionPool, Functions, worker_environment
 from roomcast_local.wsgateway import WebSocketGateway
 

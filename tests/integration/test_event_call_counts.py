@@ -12,7 +12,13 @@ import boto3
 from tests.helpers import ws_event
 from tests.integration.events_support import EventsDriver, StreamReader, create_endpoint, run_stream
 from tests.integration.test_call_counts import counted
-from tests.integration.webhook_support import Reply, ScriptedReceiver, admin, create_room, provisioned_stack
+from tests.integration.webhook_support import (
+    Reply,
+    ScriptedReceiver,
+    admin,
+    create_room,
+    provisioned_stack,
+)
 
 EXPECTED = {
     # The endpoints (one Query), and per batch one transaction (the batch + a marker per event).

@@ -16,7 +16,13 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tests.helpers import ws_event
-from tests.integration.events_support import EventsDriver, StreamReader, check_schema, create_endpoint, run_stream
+from tests.integration.events_support import (
+    EventsDriver,
+    StreamReader,
+    check_schema,
+    create_endpoint,
+    run_stream,
+)
 from tests.integration.webhook_support import (
     Reply,
     ScriptedReceiver,

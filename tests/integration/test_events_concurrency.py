@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 from standardwebhooks.webhooks import Webhook
 
-from tests.integration.events_support import CountingReceiver, EventsDriver, StreamReader, create_endpoint, run_stream
+from tests.integration.events_support import (
+    CountingReceiver,
+    EventsDriver,
+    StreamReader,
+    create_endpoint,
+    run_stream,
+)
 from tests.integration.webhook_support import admin, provisioned_stack
 
 EVENTS = 1000

@@ -14,11 +14,22 @@ from typing import Any
 
 import boto3
 import pytest
+from standardwebhooks.webhooks import Webhook
 
 from roomcast.logic.events import event_of
-from tests.integration.events_support import EventsDriver, StreamReader, check_schema, create_endpoint, run_stream
-from tests.integration.webhook_support import ScriptedReceiver, admin, create_room, provisioned_stack
-from standardwebhooks.webhooks import Webhook
+from tests.integration.events_support import (
+    EventsDriver,
+    StreamReader,
+    check_schema,
+    create_endpoint,
+    run_stream,
+)
+from tests.integration.webhook_support import (
+    ScriptedReceiver,
+    admin,
+    create_room,
+    provisioned_stack,
+)
 
 
 @pytest.fixture(name="events_stack")

@@ -92,7 +92,7 @@ class AdminOverHttp:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def close(self) -> None:
         self.server.shutdown()
@@ -179,10 +179,10 @@ def test_an_endpoint_failing_for_the_span_is_disabled(clocked, invoke):
         fake.advance(10.5)
         driver.poll_once()
         status, shown = admin(invoke, "GET", f"/endpoints/{eid}")
-        assert shown["enabled"] is True
+        assert status == 200 and shown["enabled"] is True
         fake.advance(20.5)
         driver.drain()
-        status, shown = admin(invoke, "GET", f"/endpoints/{eid}")
+        _, shown = admin(invoke, "GET", f"/endpoints/{eid}")
         assert shown["enabled"] is False and shown["disabled_reason"] == "failing"
         sent = len(receiver.requests)
         _say(invoke, "down", "y")

@@ -11,10 +11,10 @@ import requests
 
 from examples.receiver import start_receiver
 from roomcast.models.events import EVENT_TYPES
+from tests.helpers import ws_event
 from tests.integration.events_support import EventsDriver, StreamReader, create_endpoint, run_stream
 from tests.integration.test_receiver import HTTP_TIMEOUT, SECRET, signed_headers
 from tests.integration.webhook_support import admin, create_room, provisioned_stack
-from tests.helpers import ws_event
 
 
 def _batch(batch_id: str, events: list[dict[str, Any]]) -> bytes:

@@ -21,7 +21,15 @@ from botocore.exceptions import ClientError
 
 from roomcast.aws_errors import is_conditional_failure
 from roomcast.dal import keys
-from roomcast.dal.dynamo import dynamodb_client, from_item, key, query_pages, to_item, update_fields, values
+from roomcast.dal.dynamo import (
+    dynamodb_client,
+    from_item,
+    key,
+    query_pages,
+    to_item,
+    update_fields,
+    values,
+)
 from roomcast.errors import Conflict, NotFound
 from roomcast.models.events import EndpointRecord
 

@@ -28,7 +28,12 @@ from roomcast.errors import UnsafeUrl
 from roomcast.logic.context import Services
 from roomcast.logic.delivery import RETRY_AFTER_STATUSES, ReceivedJob, RetryLater
 from roomcast.logic.events import webhook_id
-from roomcast.models.events import BatchAttemptRecord, EndpointRecord, EventBatchJob, EventBatchRecord
+from roomcast.models.events import (
+    BatchAttemptRecord,
+    EndpointRecord,
+    EventBatchJob,
+    EventBatchRecord,
+)
 from roomcast.observability import logger, metrics
 from roomcast.webhooks import schedule, sender, signing, ssrf
 

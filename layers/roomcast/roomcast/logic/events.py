@@ -35,10 +35,16 @@ from typing import Any
 from roomcast import clock
 from roomcast.dal import keys
 from roomcast.dal.dynamo import from_item
+from roomcast.dal.store import _room_from_item as room_from_item
 from roomcast.ids import iso
 from roomcast.logic.context import Services
-from roomcast.models.events import BATCH_TYPE, EndpointRecord, Event, EventBatchJob, EventBatchRecord
-from roomcast.dal.store import _room_from_item as room_from_item
+from roomcast.models.events import (
+    BATCH_TYPE,
+    EndpointRecord,
+    Event,
+    EventBatchJob,
+    EventBatchRecord,
+)
 from roomcast.models.records import CallRecord, MessageRecord, SessionRecord
 from roomcast.observability import logger, metrics
 from roomcast.webhooks.payload import call_item, chat_item, room_fields, session_item

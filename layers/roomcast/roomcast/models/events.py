@@ -324,9 +324,7 @@ class EndpointRecord(Record):
     def accepts(self, event: Event) -> bool:
         if self.event_types is not None and event.type not in self.event_types:
             return False
-        if self.room_ids is not None and event.room_id not in self.room_ids:
-            return False
-        return True
+        return self.room_ids is None or event.room_id in self.room_ids
 
 
 class EndpointView(OutModel):

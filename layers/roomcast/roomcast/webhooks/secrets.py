@@ -7,6 +7,7 @@ one, let receivers switch, drop the old). Values are read through Powertools par
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -74,7 +75,5 @@ def read_secrets_now(secret_id: str) -> list[str]:
 
 def delete_secret(secret_id: str) -> None:
     client = _client()
-    try:
+    with contextlib.suppress(client.exceptions.ResourceNotFoundException):
         client.delete_secret(SecretId=secret_id, ForceDeleteWithoutRecovery=True)
-    except client.exceptions.ResourceNotFoundException:
-        pass
