@@ -79,7 +79,7 @@ class EndpointStore:
             result.extend(EndpointRecord(**item) for item in page)
         return result
 
-    def update(self, endpoint_id: str, condition: str | None = None,
+    def update(self, endpoint_id: str, *, condition: str | None = None,
                condition_values: dict[str, Any] | None = None, **fields: Any) -> EndpointRecord | None:
         """SET fields (None removes); the new record, or None when `condition` fails."""
         item = update_fields(self.client, self.table, self._key(endpoint_id), fields, condition,

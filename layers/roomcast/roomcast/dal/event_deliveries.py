@@ -87,7 +87,7 @@ class EventDeliveryStore:
                                     ConsistentRead=True).get("Item")
         return EventBatchRecord(**from_item(item)) if item else None
 
-    def update(self, endpoint_id: str, batch_id: str, condition: str | None = None,
+    def update(self, endpoint_id: str, batch_id: str, *, condition: str | None = None,
                condition_values: dict[str, Any] | None = None, **fields: Any) -> bool:
         return update_fields(self.client, self.table, self._key(endpoint_id, batch_id), fields,
                              condition, condition_values) is not None

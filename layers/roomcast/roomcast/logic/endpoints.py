@@ -10,6 +10,7 @@ in webhook-signature), then only the new one signs.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from roomcast import clock
 from roomcast.errors import BadRequest, NotFound
@@ -101,7 +102,7 @@ def list_all(services: Services) -> EndpointList:
 
 def update(services: Services, endpoint_id: str, request: UpdateEndpointRequest) -> EndpointView:
     services.endpoints.require(endpoint_id)
-    fields: dict[str, object] = {"updated_at": clock.now_ms()}
+    fields: dict[str, Any] = {"updated_at": clock.now_ms()}
     if request.url is not None:
         fields["url"] = _checked_url(services, str(request.url))
     if request.description is not None:

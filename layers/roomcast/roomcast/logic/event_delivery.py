@@ -139,7 +139,7 @@ def _settle(
             response=result.response if result else None, outcome=outcome,
         ))
 
-    common = {"attempts": attempt, "lease_until": None, "last_status_code": status_code}
+    common: dict[str, Any] = {"attempts": attempt, "lease_until": None, "last_status_code": status_code}
     if result is not None and result.ok:
         record("delivered")
         store.update(batch.endpoint_id, batch.batch_id, status="delivered", delivered_at=now, last_error=None,

@@ -65,12 +65,18 @@ def _time(value: Any, fallback: str) -> str:
     return str(value)
 
 
-def _record_time(record: dict[str, Any]) -> str:
+def _creation_ms(record: dict[str, Any]) -> int | None:
+    """The record's ApproximateCreationDateTime (epoch seconds, as Lambda gives it) in ms."""
     approx = (record.get("dynamodb") or {}).get("ApproximateCreationDateTime")
     try:
-        return iso(int(float(approx) * 1000))
+        return int(float(approx) * 1000) if approx is not None else None
     except (TypeError, ValueError):
-        return iso(clock.now_ms())
+        return None
+
+
+def _record_time(record: dict[str, Any]) -> str:
+    created = _creation_ms(record)
+    return iso(created if created is not None else clock.now_ms())
 
 
 def _image(record: dict[str, Any], which: str) -> dict[str, Any] | None:
@@ -134,7 +140,7 @@ def event_of(record: dict[str, Any]) -> Event | None:
             if new.get(field) is not None:
                 data[field] = _time(new[field], when)
         event_type = "message.deleted" if act == "message_deleted" else f"moderation.{act}"
-        return make(event_type, data, room_id, data.get("at", when))
+        return make(event_type, data, room_id, str(data.get("at", when)))
     if sk.startswith("SESSION#") and new:
         if name == "INSERT":
             session = session_item(SessionRecord(**new))
@@ -302,7 +308,7 @@ def process_stream(services: Services, records: list[dict[str, Any]]) -> int:
     events = events_of(services, records, wants_offline)
     if not events:
         return 0
-    record_ms = {event_id(r): _creation_ms(r) for r in records if r.get("eventID")}
+    record_ms = {event_id(r): _creation_ms(r) or 0 for r in records if r.get("eventID")}
     bodies: list[str] = []
     for endpoint in endpoints:
         for batch_id in enqueue_for_endpoint(services, endpoint, events, record_ms):
@@ -313,10 +319,3 @@ def process_stream(services: Services, records: list[dict[str, Any]]) -> int:
             raise RuntimeError(f"SQS refused {len(refused)} event batch jobs")
     return len(bodies)
 
-
-def _creation_ms(record: dict[str, Any]) -> int:
-    approx = (record.get("dynamodb") or {}).get("ApproximateCreationDateTime")
-    try:
-        return int(float(approx) * 1000)
-    except (TypeError, ValueError):
-        return 0
