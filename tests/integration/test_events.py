@@ -284,3 +284,38 @@ def test_endpoint_crud_and_bad_input(events_stack, invoke):
     status, body = admin(invoke, "GET", f"/endpoints/{eid}")
     assert status == 404 and body["code"] == "not_found"
     assert endpoint_secrets() == []
+
+
+def test_a_crash_before_the_job_is_sent_loses_no_batch_even_when_re_read_cut_differently(
+    events_stack, invoke, monkeypatch
+):
+    """The batch committed, its SQS job did not (the function died): the stream batch is
+    retried bisected, the halves meet the markers, and the first batch's job is sent then."""
+    from roomcast.queue import EventsQueue
+
+    stream = StreamReader(events_stack)
+    with ScriptedReceiver() as receiver:
+        endpoint = create_endpoint(admin, invoke, receiver.url, event_types=["message.created"])
+        create_room(invoke, "crash", None)
+        _session(invoke, "crash", ["one", "two", "three", "four"])
+        records = stream.new()
+        sent = EventsQueue.send_batch
+
+        def dies(self: Any, bodies: list[str]) -> list[int]:
+            raise RuntimeError("the function died before its job left")
+
+        monkeypatch.setattr(EventsQueue, "send_batch", dies)
+        with pytest.raises(RuntimeError):
+            run_stream(invoke, records)
+        monkeypatch.setattr(EventsQueue, "send_batch", sent)
+        driver = EventsDriver(events_stack, invoke)
+        assert driver.bodies() == []  # the batch is in the table, no job for it
+        # Cut between the second and the third message: neither half is the first batch.
+        messages = [i for i, r in enumerate(records) if r["dynamodb"]["Keys"]["sk"]["S"].startswith("MSG#")]
+        half = messages[2]
+        for part in (records[:half], records[half:]):
+            run_stream(invoke, part)
+        driver.drain()
+        events = _events(receiver, endpoint["secret"])
+    assert [e["data"]["message"]["text"] for e in events] == ["one", "two", "three", "four"]
+    assert len(receiver.requests) == 1  # the first batch, whole, once

@@ -38,9 +38,12 @@ MAX_EVENTS_PER_TRANSACTION = 99
 
 @dataclass(frozen=True)
 class Enqueued:
-    batch_id: str | None  # None: every event of it was queued already, in other batches
+    batch_id: str | None  # None: some of its events were queued already, in other batches
     new: bool
     queued_elsewhere: frozenset[str]  # event ids found queued already
+    # The batches those were queued in: their jobs are sent again (a crash may have come
+    # between their transaction and their job; a job for a delivered batch sends nothing).
+    other_batches: frozenset[str] = frozenset()
 
 
 class EventDeliveryStore:
@@ -66,7 +69,9 @@ class EventDeliveryStore:
             marker = {"pk": pk, "sk": keys.event_marker_sk(event_id), "batch_id": record.batch_id, "ttl": ttl,
                       "entity": "event_marker"}
             actions.append(
-                {"Put": {"TableName": self.table, "Item": to_item(marker), "ConditionExpression": "attribute_not_exists(pk)"}}
+                {"Put": {"TableName": self.table, "Item": to_item(marker), "ConditionExpression": "attribute_not_exists(pk)",
+                         # A marker already there names its batch in the cancellation reason.
+                         "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}
             )
         try:
             self.client.transact_write_items(TransactItems=actions)
@@ -79,7 +84,13 @@ class EventDeliveryStore:
                 raise  # a conflict or a throttle: the stream batch is retried
             if 0 in failed:
                 return Enqueued(record.batch_id, new=False, queued_elsewhere=frozenset())
-            return Enqueued(None, new=False, queued_elsewhere=frozenset(event_ids[i - 1] for i in failed))
+            reasons = exc.response.get("CancellationReasons") or []
+            others = {
+                str(from_item(reasons[i]["Item"]).get("batch_id"))
+                for i in failed if i < len(reasons) and reasons[i].get("Item")
+            }
+            return Enqueued(None, new=False, queued_elsewhere=frozenset(event_ids[i - 1] for i in failed),
+                            other_batches=frozenset(others))
         return Enqueued(record.batch_id, new=True, queued_elsewhere=frozenset())
 
     def get(self, endpoint_id: str, batch_id: str) -> EventBatchRecord | None:

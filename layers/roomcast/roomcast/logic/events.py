@@ -291,7 +291,8 @@ def enqueue_for_endpoint(
                     metrics.add_metric(name="EventsQueued", unit="Count", value=len(run))
                 break
             # Some of these events are queued already (in a batch cut differently): the rest
-            # go in a batch of their own.
+            # go in a batch of their own, and the batches they are in get their jobs again.
+            to_send.extend(b for b in sorted(result.other_batches) if b not in to_send)
             run = [(event, text) for event, text in run if event.id not in result.queued_elsewhere]
     return to_send
 
