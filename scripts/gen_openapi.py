@@ -40,6 +40,7 @@ PLACEHOLDER_ENV = {
     "JWT_SECRET_ID": "roomcast/jwt",
     "ADMIN_KEY_SECRET_ID": "roomcast/admin-key",
     "JOBS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/000000000000/jobs",
+    "EVENTS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/000000000000/events",
     "FANOUT_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/000000000000/fanout",
     "CALL_TIMER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/000000000000/calltimer",
     "WEBSOCKET_MANAGEMENT_URL": "https://example.execute-api.us-east-1.amazonaws.com/prod",

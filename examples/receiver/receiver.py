@@ -95,6 +95,17 @@ CREATE TABLE IF NOT EXISTS sessions (
     joined_at TEXT, left_at TEXT, duration_seconds REAL, end_reason TEXT,
     PRIMARY KEY (sync_id, part, seq)
 );
+CREATE TABLE IF NOT EXISTS events (
+    event_id    TEXT PRIMARY KEY,           -- an event.batch's events dedupe on their own id
+    type        TEXT NOT NULL,
+    room_id     TEXT,
+    timestamp   TEXT,
+    data        TEXT NOT NULL,              -- JSON object
+    webhook_id  TEXT NOT NULL,              -- the batch that brought it first
+    seq         INTEGER NOT NULL,           -- its place in that batch
+    received_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_type ON events (type, received_at);
 CREATE TABLE IF NOT EXISTS calls (
     sync_id TEXT NOT NULL, part INTEGER NOT NULL, seq INTEGER NOT NULL,
     room_id TEXT NOT NULL, call_id TEXT, caller TEXT, callee TEXT, media TEXT, status TEXT,
@@ -228,8 +239,16 @@ class Store:
         """Store one verified event; False when this webhook-id was already stored."""
         event_type = str(event.get("type") or "")
         data = event.get("data")
-        if event_type == "room.closed" and not isinstance(data, dict):
+        if event_type in ("room.closed", "event.batch") and not isinstance(data, dict):
             raise BadPayload("data must be an object")
+        if event_type == "event.batch":
+            assert isinstance(data, dict)
+            events = data.get("events")
+            if not isinstance(events, list) or not all(
+                isinstance(e, dict) and isinstance(e.get("id"), str) and isinstance(e.get("type"), str)
+                and isinstance(e.get("data"), dict) for e in events
+            ):
+                raise BadPayload("data.events must be a list of events {id, type, timestamp, data}")
         sync = _sync_of(webhook_id, data) if event_type == "room.closed" else None
         now = time.time()
         with self.connection() as conn:
@@ -251,6 +270,19 @@ class Store:
                 if sync is not None:
                     assert isinstance(data, dict)
                     self._store_room_closed(conn, webhook_id, event, data, sync, now)
+                if event_type == "event.batch":
+                    assert isinstance(data, dict)
+                    # Every type is accepted as it comes (the catalogue: docs/events/); an
+                    # event already stored from another batch adds nothing.
+                    conn.executemany(
+                        "INSERT OR IGNORE INTO events (event_id, type, room_id, timestamp, data, webhook_id,"
+                        " seq, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [
+                            (e["id"], e["type"], _text(e["data"].get("room_id")), _text(e.get("timestamp")),
+                             json.dumps(e["data"]), webhook_id, seq, now)
+                            for seq, e in enumerate(data["events"])
+                        ],
+                    )
                 conn.execute("COMMIT")
                 return True
             except BaseException:
@@ -428,6 +460,25 @@ class Store:
                 conn.execute("COMMIT")
         return view
 
+    def events(self, event_type: str | None, room_id: str | None, limit: int = 100) -> list[dict[str, Any]]:
+        """Received events, newest first, optionally of one type and/or room."""
+        where, args = [], []
+        if event_type:
+            where.append("type = ?")
+            args.append(event_type)
+        if room_id:
+            where.append("room_id = ?")
+            args.append(room_id)
+        # Only the fixed clauses above are joined; the values are bound parameters.
+        sql = "SELECT * FROM events" + (" WHERE " + " AND ".join(where) if where else "")  # noqa: S608
+        with self.connection() as conn:
+            rows = conn.execute(sql + " ORDER BY received_at DESC, seq DESC LIMIT ?", (*args, limit)).fetchall()
+        return [
+            {"id": r["event_id"], "type": r["type"], "timestamp": r["timestamp"], "data": json.loads(r["data"]),
+             "webhook_id": r["webhook_id"]}
+            for r in rows
+        ]
+
     def stats(self) -> dict[str, int]:
         with self.connection() as conn:
             row = conn.execute(
@@ -441,7 +492,8 @@ class Store:
                   (SELECT COUNT(*) FROM chats) AS chats,
                   (SELECT COUNT(*) FROM sessions) AS sessions,
                   (SELECT COUNT(*) FROM calls) AS calls,
-                  (SELECT COUNT(*) FROM moderation) AS moderation_acts
+                  (SELECT COUNT(*) FROM moderation) AS moderation_acts,
+                  (SELECT COUNT(*) FROM events) AS events
                 """
             ).fetchone()
         return dict(row)
@@ -576,6 +628,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(200, {"rooms": rooms, "count": len(rooms), "offset": offset})
         elif path == "/stats":
             self._reply(200, app.stats())
+        elif path == "/events":
+            limit = _query_int(self.path, "limit", 100, 1, 1000)
+            if limit is None:
+                self._reply(400, {"error": "bad_query", "message": "limit 1-1000"})
+                return
+            query = parse_qs(urlsplit(self.path).query)
+            events = app.store.events((query.get("type") or [None])[0], (query.get("room") or [None])[0], limit)
+            self._reply(200, {"events": events, "count": len(events)})
         elif match := _ROOM_PATH.match(path):
             room = app.store.room(unquote(match.group(1)))
             if room is None:

@@ -19,6 +19,7 @@ from roomcast import auth
 from roomcast.admin_routes import RoomPath, answers, json_response
 from roomcast.admin_routes import messaging as messaging_routes
 from roomcast.admin_routes import moderation as moderation_routes
+from roomcast.admin_routes.endpoints import router as endpoints_router
 from roomcast.errors import (
     BadRequest,
     NotFound,
@@ -47,6 +48,7 @@ configure(AdminSettings)
 app = APIGatewayHttpResolver(enable_validation=True)
 app.include_router(messaging_routes.router)
 app.include_router(moderation_routes.router)
+app.include_router(endpoints_router)
 OPEN_PATHS = frozenset({"/health"})
 API_KEY_HEADER = "x-api-key"
 

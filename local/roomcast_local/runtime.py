@@ -29,6 +29,7 @@ from roomcast_local.cfn import load_template
 from roomcast_local.httpserver import API_PREFIX, LocalHttpServer
 from roomcast_local.sqs import SqsPoller
 from roomcast_local.stack import Stack, provision
+from roomcast_local.streams import StreamPoller
 from roomcast_local.workers import FunctionPool, Functions, worker_environment
 from roomcast_local.wsgateway import WebSocketGateway
 
@@ -189,7 +190,7 @@ class Runtime:
         self.functions: Functions | None = None
         self.gateway: WebSocketGateway | None = None
         self.http: LocalHttpServer | None = None
-        self.pollers: list[SqsPoller] = []
+        self.pollers: list[SqsPoller | StreamPoller] = []
         self.admin_key = ""
         self.stage = "prod"
 
@@ -330,6 +331,37 @@ class Runtime:
                 f"polling {queue_arn.rsplit(':', 1)[-1]} for {source.function} (batch {source.batch_size}, "
                 f"window {source.batching_window_s:g}s, partial failures {source.report_batch_item_failures}, "
                 f"concurrency {concurrency})"
+            )
+        self._start_stream_pollers()
+
+    def _start_stream_pollers(self) -> None:
+        """Every DynamoDB stream event source of the template, polled as Lambda polls it."""
+        assert self.stack is not None
+        session = _EndpointSession(self.moto_url, self.options.region)
+        streams = session.client("dynamodbstreams", region_name=self.options.region)
+        sqs = session.client("sqs", region_name=self.options.region)
+        for source in tpl.stream_sources(self.template):
+            if not source.enabled:
+                continue
+            try:
+                stream_arn = str(self.stack.resolver.resolve(source.stream_ref))
+                window = float(self.stack.resolver.resolve(source.batching_window_s))
+                failure_arn = self.stack.resolver.resolve(source.on_failure_ref) if source.on_failure_ref else None
+            except KeyError as exc:
+                self.log.runtime(f"{source.function}.{source.event_name}: stream not available locally ({exc})")
+                continue
+            failure_url = None
+            if failure_arn:
+                failure_url = sqs.get_queue_url(QueueName=str(failure_arn).rsplit(":", 1)[-1])["QueueUrl"]
+            poller = StreamPoller(
+                source, stream_arn=stream_arn, batching_window_s=window, streams_client=streams, sqs_client=sqs,
+                on_failure_url=failure_url, invoke=self.invoke_sync, region=self.options.region, log=self.log.runtime,
+            )
+            poller.start()
+            self.pollers.append(poller)
+            self.log.runtime(
+                f"reading the stream of {stream_arn.split('/')[1]} for {source.function} (batch {source.batch_size}, "
+                f"window {window:g}s, bisect {source.bisect_on_error}, retries {source.max_retry_attempts})"
             )
 
     def invoke_sync(self, logical_id: str, event: Any) -> Any:

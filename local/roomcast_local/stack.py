@@ -122,6 +122,9 @@ def provision(
                 stack.tables[name] = table
                 refs[name] = table
                 attrs[f"{name}.Arn"] = f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{table}"
+                stream_arn = dynamodb.describe_table(TableName=table)["Table"].get("LatestStreamArn")
+                if stream_arn:
+                    attrs[f"{name}.StreamArn"] = stream_arn
             elif kind == "AWS::SQS::Queue":
                 url, arn, queue_name = _create_queue(sqs, name, props, stack_name)
                 stack.queues[name] = url
@@ -155,6 +158,9 @@ def _create_table(client: Any, logical_id: str, props: dict[str, Any], stack_nam
         ]
     if request["BillingMode"] == "PROVISIONED":
         request["ProvisionedThroughput"] = props["ProvisionedThroughput"]
+    stream = props.get("StreamSpecification")
+    if stream and stream.get("StreamViewType"):
+        request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
     try:
         client.create_table(**request)
     except client.exceptions.ResourceInUseException:

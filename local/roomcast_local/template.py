@@ -85,6 +85,22 @@ class SqsSource:
     enabled: bool = True
 
 
+@dataclass
+class StreamSource:
+    """A DynamoDB stream event source mapping (a function's `Type: DynamoDB` event)."""
+
+    function: str
+    event_name: str
+    stream_ref: Any  # the raw Stream property (e.g. !GetAtt Table.StreamArn)
+    starting_position: str = "LATEST"
+    batch_size: int = 100
+    batching_window_s: Any = 0.0  # may be a !Ref to a parameter, resolved later
+    bisect_on_error: bool = False
+    max_retry_attempts: int = -1  # -1: until the record expires, as Lambda's default
+    on_failure_ref: Any = None  # the OnFailure Destination (an SQS queue's Arn)
+    enabled: bool = True
+
+
 def _function_globals(template: dict[str, Any]) -> dict[str, Any]:
     return (template.get("Globals") or {}).get("Function") or {}
 
@@ -264,6 +280,31 @@ def sqs_sources(template: dict[str, Any]) -> list[SqsSource]:
                     report_batch_item_failures="ReportBatchItemFailures"
                     in (props.get("FunctionResponseTypes") or []),
                     max_concurrency=int(scaling["MaximumConcurrency"]) if "MaximumConcurrency" in scaling else None,
+                    enabled=props.get("Enabled", True) not in (False, "false", "False"),
+                )
+            )
+    return sources
+
+
+def stream_sources(template: dict[str, Any]) -> list[StreamSource]:
+    sources: list[StreamSource] = []
+    for logical_id, res in resources_of_type(template, SERVERLESS_FUNCTION).items():
+        for event_name, event in ((res.get("Properties") or {}).get("Events") or {}).items():
+            if event.get("Type") != "DynamoDB":
+                continue
+            props = event.get("Properties") or {}
+            on_failure = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+            sources.append(
+                StreamSource(
+                    function=logical_id,
+                    event_name=event_name,
+                    stream_ref=props.get("Stream"),
+                    starting_position=str(props.get("StartingPosition", "LATEST")),
+                    batch_size=int(props.get("BatchSize", 100)),
+                    batching_window_s=props.get("MaximumBatchingWindowInSeconds", 0),
+                    bisect_on_error=props.get("BisectBatchOnFunctionError", False) in (True, "true", "True"),
+                    max_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+                    on_failure_ref=on_failure,
                     enabled=props.get("Enabled", True) not in (False, "false", "False"),
                 )
             )

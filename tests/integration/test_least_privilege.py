@@ -31,6 +31,7 @@ import botocore.handlers
 import pytest
 
 from tests.helpers import http_event, reply_body, token, ws_event
+from tests.integration.events_support import EventsDriver, StreamReader, create_endpoint, run_stream
 from tests.integration.webhook_support import (
     QueueDriver,
     Reply,
@@ -54,11 +55,17 @@ FUNCTIONS = {
     "admin": "AdminFunction",
     "delivery": "DeliveryFunction",
     "fanout": "FanoutFunction",
+    "events": "EventsFunction",
+    "eventdelivery": "EventDeliveryFunction",
 }
 COMPARED_SERVICES = ("dynamodb", "sqs")
 
 # What Lambda's SQS event source mapping calls with the function's role (not the code).
 EVENT_SOURCE_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+# What Lambda's DynamoDB stream event source mapping calls with the role: it reads the
+# stream and sends a given-up batch's record to the on-failure queue.
+STREAM_SOURCE_ACTIONS = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                         "dynamodb:ListStreams", "sqs:SendMessage"}
 
 # Granted though the scenario does not reach them, each with why.
 NOT_IN_SCENARIO: dict[str, dict[str, str]] = {
@@ -177,11 +184,13 @@ def test_sqs_grants_name_only_the_functions_own_queues():
     """SQS actions are on the queues the function uses, by its template's own references."""
     expected = {
         "ChatFunction": {"JobsQueue", "FanoutQueue"},
-        "AdminFunction": {"JobsQueue", "FanoutQueue", "CallTimerQueue"},
         "SignalFunction": {"CallTimerQueue"},
         "CallTimerFunction": {"CallTimerQueue"},
         "DeliveryFunction": {"JobsQueue", "JobsDLQ"},
         "FanoutFunction": {"FanoutQueue"},
+        "AdminFunction": {"JobsQueue", "FanoutQueue", "CallTimerQueue", "EventsQueue"},
+        "EventsFunction": {"EventsQueue", "EventsStreamFailures"},
+        "EventDeliveryFunction": {"EventsQueue"},
     }
     for logical_id, role in deployed_roles().items():
         queues: set[str] = set()
@@ -219,7 +228,10 @@ def _run_scenario(invoke: Any, stack: Any, monkeypatch: pytest.MonkeyPatch) -> N
     assert invoke("adminauth", admin_auth)["isAuthorized"] is True
 
     assert admin(invoke, "GET", "/health")[0] == 200
-    with ScriptedReceiver([Reply(status=500)], default=Reply()) as receiver:
+    stream = StreamReader(stack)
+    with ScriptedReceiver([Reply(status=500)], default=Reply()) as receiver, \
+            ScriptedReceiver([Reply(status=500)], default=Reply()) as events_receiver:
+        endpoint = create_endpoint(admin, invoke, events_receiver.url)
         create_room(invoke, "lobby", receiver.url)
         assert admin(invoke, "GET", "/rooms")[0] == 200
         assert admin(invoke, "GET", "/rooms/lobby")[0] == 200
@@ -340,6 +352,23 @@ def _run_scenario(invoke: Any, stack: Any, monkeypatch: pytest.MonkeyPatch) -> N
         assert admin(invoke, "POST", f"/rooms/lobby/deliveries/{delivery_id}/replay")[0] == 202
         assert jobs.poll_once()[1] == []
 
+        # Events: the stream so far through the events function; the first batch refused
+        # once (visibility set), then everything delivered; every endpoint route.
+        assert run_stream(invoke, stream.new())["jobs"] > 0
+        events = EventsDriver(stack, invoke)
+        events.drain()
+        assert len(events_receiver.requests) > 1
+        eid = endpoint["endpoint_id"]
+        assert admin(invoke, "GET", "/endpoints")[0] == 200
+        assert admin(invoke, "GET", f"/endpoints/{eid}")[0] == 200
+        assert admin(invoke, "PATCH", f"/endpoints/{eid}", {"concurrency": 2})[0] == 200
+        assert admin(invoke, "POST", f"/endpoints/{eid}/rotate-secret", {"grace_seconds": 60})[0] == 200
+        assert admin(invoke, "POST", f"/endpoints/{eid}/test")[0] == 202
+        events.drain()
+        assert admin(invoke, "GET", f"/endpoints/{eid}/deliveries")[0] == 200
+        assert admin(invoke, "POST", f"/endpoints/{eid}/recover", {"since": "2020-01-01T00:00:00Z"})[0] == 202
+        assert admin(invoke, "DELETE", f"/endpoints/{eid}")[0] == 204
+
     # A room whose receiver is gone: its job's last attempt moves it to the DLQ itself.
     with ScriptedReceiver(default=Reply(status=500)) as dead:
         create_room(invoke, "doomed", dead.url)
@@ -387,11 +416,12 @@ def test_each_function_is_granted_exactly_what_its_code_calls(monkeypatch, recor
         _run_scenario(recorded_invoke, stack, monkeypatch)
     called = {function: set(actions) for function, actions in _recording.items()}
     roles = deployed_roles()
-    sqs_triggered = {"CallTimerFunction", "DeliveryFunction", "FanoutFunction"}
+    sqs_triggered = {"CallTimerFunction", "DeliveryFunction", "FanoutFunction", "EventDeliveryFunction"}
     report = []
     for function, logical_id in FUNCTIONS.items():
         granted = set(granted_actions(roles[logical_id]["statements"]))
         needed = called.get(function, set()) | (EVENT_SOURCE_ACTIONS if logical_id in sqs_triggered else set())
+        needed |= STREAM_SOURCE_ACTIONS if logical_id == "EventsFunction" else set()
         missing = needed - granted
         unused = granted - needed - set(NOT_IN_SCENARIO.get(logical_id, {}))
         if missing or unused:

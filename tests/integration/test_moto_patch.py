@@ -261,3 +261,32 @@ def test_items_and_sqs_messages_are_not_tracked(ddb: Any) -> None:
     assert Item.instances_tracked == []  # type: ignore[attr-defined]
     assert Message.instances_tracked == []  # type: ignore[attr-defined]
     assert len(ddb.scan(TableName=TABLE)["Items"]) == 20
+
+
+def _stream_records(client: Any) -> list[dict[str, Any]]:
+    """What a consumer reads through the DynamoDB Streams API (the events function's view)."""
+    streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+    arn = client.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    return streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+
+
+def test_transactions_emit_stream_records_only_when_they_commit(ddb: Any) -> None:
+    ddb.put_item(TableName=TABLE, Item={**_key("R", "META"), "count": {"N": "1"}})
+    ddb.transact_write_items(TransactItems=[
+        {"Put": {"TableName": TABLE, "Item": {**_key("R", "A"), "text": _s("a")}}},
+        {"Update": {"TableName": TABLE, "Key": _key("R", "META"), "UpdateExpression": "ADD #c :one",
+                    "ExpressionAttributeNames": {"#c": "count"}, "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+    ])
+    with pytest.raises(ClientError):
+        ddb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": TABLE, "Item": {**_key("R", "B"), "text": _s("b")}}},
+            {"ConditionCheck": {"TableName": TABLE, "Key": _key("R", "MISSING"),
+                                "ConditionExpression": "attribute_exists(pk)"}},
+        ])
+    records = _stream_records(ddb)
+    seen = [(r["eventName"], r["dynamodb"]["Keys"]["sk"]["S"]) for r in records]
+    assert seen == [("INSERT", "META"), ("INSERT", "A"), ("MODIFY", "META")]
+    modify = records[2]["dynamodb"]
+    assert modify["OldImage"]["count"] == {"N": "1"} and modify["NewImage"]["count"] == {"N": "2"}

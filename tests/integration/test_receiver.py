@@ -363,6 +363,7 @@ def test_get_endpoints_serve_what_was_stored(receiver: Receiver) -> None:
         "sessions": 2,
         "calls": 2,
         "moderation_acts": 6,
+        "events": 0,
         "refused": 0,
     }
 

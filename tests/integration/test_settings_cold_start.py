@@ -20,6 +20,8 @@ MODELS: dict[str, type[settings.Settings]] = {
     "connect": settings.ConnectSettings,
     "delivery": settings.DeliverySettings,
     "disconnect": settings.DisconnectSettings,
+    "eventdelivery": settings.EventDeliverySettings,
+    "events": settings.EventsSettings,
     "fanout": settings.FanoutSettings,
     "signal": settings.SignalSettings,
 }

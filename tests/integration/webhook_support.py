@@ -203,6 +203,8 @@ def create_room(invoke: Callable[..., Any], room_id: str, callback_url: str | No
 class QueueDriver:
     """Lambda's SQS event source, played by hand against moto's queue."""
 
+    function = "delivery"  # the function the queue's event source invokes
+
     def __init__(self, stack: Any, invoke: Callable[..., Any]) -> None:
         self.sqs = boto3.client("sqs", region_name="us-east-1")
         self.queue_url = stack.queues["JobsQueue"]
@@ -242,7 +244,7 @@ class QueueDriver:
 
     def run(self, messages: list[dict[str, Any]]) -> list[str]:
         """Invoke the delivery function; delete what succeeded; return failed message ids."""
-        response = self.invoke("delivery", self.event(messages))
+        response = self.invoke(self.function, self.event(messages))
         failed = [f["itemIdentifier"] for f in response["batchItemFailures"]]
         for m in messages:
             self.last_handles[m["MessageId"]] = m["ReceiptHandle"]

@@ -71,3 +71,11 @@ def test_search_reads_only_the_range_and_agrees_with_the_naive_search(capsys: py
         assert calls == -(-ours // 500)  # at most 500 read per call
     assert bench_search_reads.main(["--sizes", "100", "--window", "0.5"]) == 0
     assert "naive / ours" in capsys.readouterr().out
+
+
+def test_events_benchmark_runs_both_batch_sizes(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import bench_events
+
+    assert bench_events.main(["--events", "12", "--max-events", "5", "--timeout", "60"]) == 0
+    out = capsys.readouterr().out
+    assert "batches of 5: all at once" in out and "batches of 1" in out and "ratio (events/s" in out

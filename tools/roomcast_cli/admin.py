@@ -7,7 +7,7 @@ error message, never in a URL.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import requests
 
@@ -81,6 +81,29 @@ class AdminClient:
     def replay(self, room_id: str, delivery_id: str) -> dict[str, Any]:
         path = f"/rooms/{quote(room_id, safe='')}/deliveries/{quote(delivery_id, safe='')}/replay"
         payload = self._request("POST", path, {})
+        return payload if isinstance(payload, dict) else {"result": payload}
+
+    # ---- event endpoints (docs/admin-api.md, "Event endpoints")
+    def endpoints(self) -> list[dict[str, Any]]:
+        payload = self._request("GET", "/endpoints")
+        return list(payload.get("endpoints", [])) if isinstance(payload, dict) else []
+
+    def endpoint_deliveries(self, endpoint_id: str, status: str | None, limit: int = 100) -> list[dict[str, Any]]:
+        """Every page of the endpoint's batches (optionally in one status)."""
+        found: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            query = {"limit": str(limit), **({"status": status} if status else {}),
+                     **({"cursor": cursor} if cursor else {})}
+            path = f"/endpoints/{quote(endpoint_id, safe='')}/deliveries?{urlencode(query)}"
+            payload = self._request("GET", path)
+            found.extend(payload.get("deliveries", []))
+            cursor = payload.get("next_cursor")
+            if not cursor:
+                return found
+
+    def recover(self, endpoint_id: str, since: str) -> dict[str, Any]:
+        payload = self._request("POST", f"/endpoints/{quote(endpoint_id, safe='')}/recover", {"since": since})
         return payload if isinstance(payload, dict) else {"result": payload}
 
     def mint_token(

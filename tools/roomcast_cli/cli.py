@@ -83,6 +83,26 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--room", required=True, help="room id")
     replay.add_argument("--delivery", help="delivery id (default: the latest)")
 
+    endpoints = commands.add_parser(
+        "endpoints",
+        help="list event endpoints, or one endpoint's deliveries",
+        description="GET /endpoints; with --endpoint, GET /endpoints/{id}/deliveries (every page), "
+        "one JSON line per batch with its attempts.",
+    )
+    _admin_args(endpoints)
+    endpoints.add_argument("--endpoint", help="an endpoint id: list its deliveries")
+    endpoints.add_argument("--status", choices=["pending", "retrying", "delivered", "disabled", "failed"],
+                           help="only deliveries in this status (with --endpoint)")
+
+    recover = commands.add_parser(
+        "recover",
+        help="re-send an endpoint's failed event batches since a time (same webhook-ids)",
+        description="POST /endpoints/{id}/recover {since}.",
+    )
+    _admin_args(recover)
+    recover.add_argument("--endpoint", required=True, help="endpoint id")
+    recover.add_argument("--since", required=True, help="ISO 8601 time, e.g. 2026-01-31T12:00:00Z")
+
     token = commands.add_parser(
         "token",
         help="mint a connect token",
@@ -220,6 +240,30 @@ def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_endpoints(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from roomcast_cli.admin import AdminClient, AdminError
+
+    key = _admin_key(args)
+    if not key:
+        err.write(f"{args.command}: give --key or set ROOMCAST_ADMIN_KEY\n")
+        return EXIT_USAGE
+    if args.command == "endpoints" and args.status and not args.endpoint:
+        err.write("endpoints: --status needs --endpoint\n")
+        return EXIT_USAGE
+    try:
+        client = AdminClient(args.api, key, timeout=args.timeout)
+        if args.command == "recover":
+            out.write(json.dumps(client.recover(args.endpoint, args.since)) + "\n")
+            return EXIT_OK
+        rows = client.endpoint_deliveries(args.endpoint, args.status) if args.endpoint else client.endpoints()
+    except AdminError as exc:
+        err.write(f"{args.command}: {exc}\n")
+        return EXIT_FAIL
+    for row in rows:
+        out.write(json.dumps(row) + "\n")
+    return EXIT_OK
+
+
 def cmd_token(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     rooms = [r.strip() for r in args.rooms.split(",") if r.strip()] if args.rooms else None
     if args.ttl is not None and args.ttl < 60:
@@ -322,6 +366,8 @@ def main(
         return cmd_replay(args, out, err)
     if args.command == "token":
         return cmd_token(args, out, err)
+    if args.command in ("endpoints", "recover"):
+        return cmd_endpoints(args, out, err)
     if args.command == "schedule":
         return cmd_schedule(args, out, err)
     return cmd_verify(args, out, err, stdin if stdin is not None else sys.stdin.buffer)

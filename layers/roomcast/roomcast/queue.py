@@ -116,6 +116,14 @@ class FanoutQueue(_Queue):
         return pending
 
 
+class EventsQueue(FanoutQueue):
+    """Event batch jobs (one per batch of one endpoint), sent 10 per call as range jobs are;
+    functions/eventdelivery sets their visibility per retry as the jobs queue's are."""
+
+    def change_visibility(self, queue_url: str, receipt_handle: str, seconds: int) -> None:
+        change_visibility(queue_url, receipt_handle, seconds)
+
+
 class RingTimer(_Queue):
     """Delayed messages the call timer function turns into `missed` if still invited.
 

@@ -35,3 +35,18 @@ class SecretStore:
         from roomcast.webhooks import secrets
 
         return secrets.load_secrets(secret_id)
+
+    def store_endpoint_secrets(self, endpoint_id: str, active: list[str]) -> str:
+        from roomcast.webhooks import secrets
+
+        return secrets.store_endpoint_secrets(endpoint_id, active)
+
+    def endpoint_secrets_now(self, secret_id: str) -> list[str]:
+        from roomcast.webhooks import secrets
+
+        return secrets.read_secrets_now(secret_id)
+
+    def delete_secret(self, secret_id: str) -> None:
+        from roomcast.webhooks import secrets
+
+        secrets.delete_secret(secret_id)

@@ -104,6 +104,20 @@ class Settings(BaseModel):
     # Bytes of the receiver's answer kept in the attempt record (the rest is never read).
     webhook_response_bytes: int = Field(default=1024, alias="WEBHOOK_RESPONSE_BYTES", ge=0, le=65536)
     webhook_workers: int = Field(default=10, alias="WEBHOOK_WORKERS", ge=1, le=64)
+    # ---- events and endpoints (docs/webhooks.md, "Events and endpoints")
+    events_queue_url: str = Field(default="", alias="EVENTS_QUEUE_URL")
+    # Seed 002's msgNotifyEventCountPerPush: events per request at most (a batch and its
+    # dedupe markers are one 100-action transaction). The interval (msgNotifyEventPushInterval)
+    # is the stream mapping's MaximumBatchingWindowInSeconds (template EventBatchIntervalSeconds).
+    event_batch_max_events: int = Field(default=50, alias="EVENT_BATCH_MAX_EVENTS", ge=1, le=99)
+    # Bytes of event JSON per request at most (a batch is one item: under DynamoDB's 400 KB).
+    event_batch_max_bytes: int = Field(default=256 * 1024, alias="EVENT_BATCH_MAX_BYTES", ge=1024, le=320 * 1024)
+    # message.offline lists at most this many offline members.
+    event_offline_max_users: int = Field(default=1000, alias="EVENT_OFFLINE_MAX_USERS", ge=1, le=5000)
+    # An endpoint failing for this long (no 2xx since its first failure) is disabled.
+    event_disable_after_seconds: int = Field(default=5 * 86400, alias="EVENT_ENDPOINT_DISABLE_AFTER_SECONDS", ge=1)
+    # An endpoint at its concurrency cap: a batch looks again after about this long.
+    event_busy_wait_seconds: int = Field(default=2, alias="EVENT_BUSY_WAIT_SECONDS", ge=0, le=900)
 
     # The management API of the WebSocket API, for functions that fan out without a
     # WebSocket request context (admin, call timer); gateway.management_endpoint reads it.
@@ -171,6 +185,8 @@ class AdminSettings(Settings):
     webhook_secret_prefix: str = Field(alias="WEBHOOK_SECRET_PREFIX", min_length=1)
     # A stream's idle timer (the call timer's queue and function also end idle streams).
     call_timer_queue_url: str = Field(alias="CALL_TIMER_QUEUE_URL", min_length=1)
+    # POST /endpoints/{id}/test and /recover queue batch jobs here.
+    events_queue_url: str = Field(alias="EVENTS_QUEUE_URL", min_length=1)
 
 
 class FanoutSettings(Settings):
@@ -193,6 +209,16 @@ class DeliverySettings(Settings):
 
         parse_schedule(value)  # ValueError -> a validation error naming WEBHOOK_SCHEDULE
         return value
+
+
+class EventsSettings(Settings):
+    table_name: str = Field(alias="TABLE_NAME", min_length=1)
+    events_queue_url: str = Field(alias="EVENTS_QUEUE_URL", min_length=1)
+
+
+class EventDeliverySettings(DeliverySettings):
+    default_webhook_url: str = Field(default="", alias="DEFAULT_WEBHOOK_URL")
+    default_webhook_secret_id: str = Field(default="", alias="DEFAULT_WEBHOOK_SECRET_ID")
 
 
 # ---------------------------------------------------------------- the process's settings

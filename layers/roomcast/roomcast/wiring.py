@@ -29,10 +29,12 @@ def services(endpoint: str | None = None) -> Services:
     # Imported here, not above: $connect imports this module for store() alone.
     from roomcast.dal.calls import CallStore
     from roomcast.dal.deliveries import DeliveryStore
+    from roomcast.dal.endpoints import EndpointStore
+    from roomcast.dal.event_deliveries import EventDeliveryStore
     from roomcast.dal.fanout import FanoutStore
     from roomcast.gateway import Gateway, management_endpoint
     from roomcast.logic.context import Services
-    from roomcast.queue import FanoutQueue, JobsQueue, RingTimer
+    from roomcast.queue import EventsQueue, FanoutQueue, JobsQueue, RingTimer
     from roomcast.secret_store import SecretStore
 
     settings = get_settings()
@@ -48,6 +50,9 @@ def services(endpoint: str | None = None) -> Services:
         jobs=JobsQueue(settings.jobs_queue_url),
         timers=RingTimer(settings.call_timer_queue_url),
         secrets=SecretStore(),
+        endpoints=EndpointStore(store.table, store.client),
+        event_deliveries=EventDeliveryStore(store.table, store.client),
+        events_queue=EventsQueue(settings.events_queue_url),
     )
 
 

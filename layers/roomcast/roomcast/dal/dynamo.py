@@ -85,3 +85,55 @@ def query_pages(client: Any, **params: Any) -> Iterator[list[dict[str, Any]]]:
         if not last:
             return
         params["ExclusiveStartKey"] = last
+
+
+def update_fields(
+    client: Any,
+    table: str,
+    item_key: dict[str, Any],
+    fields: Mapping[str, Any],
+    condition: str | None = None,
+    condition_values: Mapping[str, Any] | None = None,
+    return_new: bool = False,
+) -> dict[str, Any] | None:
+    """SET `fields` (a None value REMOVEs the attribute) on an existing item.
+
+    `condition` is ANDed with attribute_exists(pk); its placeholders are `condition_values`
+    ({"now": 5} is `:now`) and the fields' names are #f0, #f1... in order. Returns the new
+    item (return_new) or {} on success, None when the condition does not hold.
+    """
+    from botocore.exceptions import ClientError
+
+    from roomcast.aws_errors import is_conditional_failure
+
+    names: dict[str, str] = {}
+    sets: list[str] = []
+    removes: list[str] = []
+    vals: dict[str, Any] = dict(condition_values or {})
+    for index, (name, value) in enumerate(fields.items()):
+        names[f"#f{index}"] = name
+        if value is None:
+            removes.append(f"#f{index}")
+        else:
+            sets.append(f"#f{index} = :v{index}")
+            vals[f"v{index}"] = value
+    expression = ("SET " + ", ".join(sets) if sets else "") + (" REMOVE " + ", ".join(removes) if removes else "")
+    params: dict[str, Any] = {
+        "TableName": table,
+        "Key": item_key,
+        "UpdateExpression": expression.strip(),
+        "ConditionExpression": "attribute_exists(pk)" + (f" AND ({condition})" if condition else ""),
+    }
+    if names:
+        params["ExpressionAttributeNames"] = names
+    if vals:
+        params["ExpressionAttributeValues"] = values(**vals)
+    if return_new:
+        params["ReturnValues"] = "ALL_NEW"
+    try:
+        response = client.update_item(**params)
+    except ClientError as exc:
+        if is_conditional_failure(exc):
+            return None
+        raise
+    return from_item(response["Attributes"]) if return_new else {}

@@ -23,6 +23,10 @@
     USER#<user>     INBOX#<notification id>    a stored notification (read flag; TTL)
     USER#<user>     INBOXCOUNT                 the user's unread count (changes in the
                                                transaction of each inbox write)
+    ENDPOINTS       EP#<endpoint>              an event endpoint (url, filters, secret id, state)
+    EP#<endpoint>   EVT#<event id>             an event queued for the endpoint: its dedupe marker (TTL)
+    EP#<endpoint>   EBATCH#<batch id>          a batch of events to deliver (+ #ATTEMPT#<n>)
+    EP#<endpoint>   SLOT#<n>                   one of the endpoint's concurrency leases
 
 Membership and moderation (issue 14; docs/operations.md, "Membership and moderation"):
 
@@ -188,3 +192,30 @@ INBOX_COUNT = "INBOXCOUNT"
 
 ROOMS_GSI_PK = "ROOMS"
 GSI_NAME = "gsi1"
+
+
+# ---- events and endpoints (dal/endpoints.py, dal/event_deliveries.py)
+ENDPOINTS_PK = "ENDPOINTS"
+
+
+def endpoint_sk(endpoint_id: str) -> str:
+    return f"EP#{endpoint_id}"
+
+
+def endpoint_pk(endpoint_id: str) -> str:
+    return f"EP#{endpoint_id}"
+
+
+def event_marker_sk(event_id: str) -> str:
+    return f"EVT#{event_id}"
+
+
+BATCH_PREFIX = "EBATCH#"
+
+
+def batch_sk(batch_id: str) -> str:
+    return f"{BATCH_PREFIX}{batch_id}"
+
+
+def slot_sk(slot: int) -> str:
+    return f"SLOT#{slot:02d}"

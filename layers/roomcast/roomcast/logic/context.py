@@ -14,10 +14,12 @@ from roomcast.models.records import Identity
 if TYPE_CHECKING:
     from roomcast.dal.calls import CallStore
     from roomcast.dal.deliveries import DeliveryStore
+    from roomcast.dal.endpoints import EndpointStore
+    from roomcast.dal.event_deliveries import EventDeliveryStore
     from roomcast.dal.fanout import FanoutStore
     from roomcast.dal.store import RoomStore
     from roomcast.gateway import Gateway
-    from roomcast.queue import FanoutQueue, JobsQueue, RingTimer
+    from roomcast.queue import EventsQueue, FanoutQueue, JobsQueue, RingTimer
     from roomcast.secret_store import SecretStore
     from roomcast.settings import Settings
 
@@ -43,3 +45,8 @@ class Services:
     jobs: JobsQueue
     timers: RingTimer
     secrets: SecretStore
+    # Events and endpoints (issue 15). Defaults only for the unit tests' fakes, which never
+    # reach them; wiring.services() always builds all three.
+    endpoints: EndpointStore = None  # type: ignore[assignment]
+    event_deliveries: EventDeliveryStore = None  # type: ignore[assignment]
+    events_queue: EventsQueue = None  # type: ignore[assignment]

@@ -7,6 +7,7 @@ one, let receivers switch, drop the old). Values are read through Powertools par
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -46,3 +47,33 @@ def load_secrets(secret_id: str) -> list[str]:
     if not isinstance(value, str):
         raise ValueError("webhook secret is not a string")
     return parse_secret_value(value)
+
+
+# ---- event endpoints (logic/endpoints.py): the same store, one secret per endpoint
+def endpoint_secret_name(endpoint_id: str) -> str:
+    return f"{get_settings().webhook_secret_prefix}endpoint/{endpoint_id}"
+
+
+def store_endpoint_secrets(endpoint_id: str, active: list[str]) -> str:
+    """Create or overwrite the endpoint's active secrets (newest first); returns the id."""
+    name = endpoint_secret_name(endpoint_id)
+    client = _client()
+    value = json.dumps(active)
+    try:
+        client.create_secret(Name=name, SecretString=value,
+                             Description=f"roomcast signing secret of event endpoint {endpoint_id}")
+    except client.exceptions.ResourceExistsException:
+        client.put_secret_value(SecretId=name, SecretString=value)
+    return name
+
+
+def read_secrets_now(secret_id: str) -> list[str]:
+    """Uncached: a rotation must start from the secrets as they are now."""
+    value = _client().get_secret_value(SecretId=secret_id)["SecretString"]
+    return parse_secret_value(value)
+
+
+def delete_secret(secret_id: str) -> None:
+    client = _client()
+    with contextlib.suppress(client.exceptions.ResourceNotFoundException):
+        client.delete_secret(SecretId=secret_id, ForceDeleteWithoutRecovery=True)
