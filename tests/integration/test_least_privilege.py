@@ -293,10 +293,10 @@ def _run_scenario(invoke: Any, stack: Any, monkeypatch: pytest.MonkeyPatch) -> N
         assert admin(invoke, "POST", "/users/alice/notifications", {"type": "t", "store": True})[0] == 201
         inbox = chat(alice, {"action": "inbox", "request_id": "in"})
         assert chat(alice, {"action": "inbox", "mark_read": [inbox["items"][0]["id"]]})["marked"] == 1
-        stream = admin(invoke, "POST", "/rooms/lobby/streams", {"sender": bot})[1]["stream_id"]
-        assert admin(invoke, "POST", f"/rooms/lobby/streams/{stream}/chunks", {"seq": 0, "text": "a"})[0] == 200
+        stream_id = admin(invoke, "POST", "/rooms/lobby/streams", {"sender": bot})[1]["stream_id"]
+        assert admin(invoke, "POST", f"/rooms/lobby/streams/{stream_id}/chunks", {"seq": 0, "text": "a"})[0] == 200
         assert chat(bob, {"action": "join", "room_id": "lobby"})["streams"]  # a join mid-stream
-        assert admin(invoke, "POST", f"/rooms/lobby/streams/{stream}/end")[0] == 200
+        assert admin(invoke, "POST", f"/rooms/lobby/streams/{stream_id}/end")[0] == 200
         idle = admin(invoke, "POST", "/rooms/lobby/streams", {"sender": bot})[1]["stream_id"]
         admin(invoke, "POST", f"/rooms/lobby/streams/{idle}/chunks", {"seq": 0, "text": "b"})
         from roomcast import clock
