@@ -36,10 +36,11 @@ cli: venv
 receiver: venv-run
 	PYTHONPATH=. $(BIN)/python -m examples.receiver $(ARGS)
 
+# Both cores: scripts/run-tests runs the e2e, template and scale tests beside the rest.
 test: venv
 	scripts/ensure-chromium
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q
+	scripts/run-tests
 
 test-fast: venv
 	$(BIN)/pytest -q -m "not e2e and not template"
