@@ -50,7 +50,7 @@ const ui = {
 if (panel) {
   panel.hidden = true;
   panel.append(
-    el("h3", {}, ["Moderation"]),
+    el("h3", {}, ["Moderation ", el("span", { class: "muted" }, ["(the room's moderators and admins; anyone else is refused not_moderator)"])]),
     ui.banner,
     el("div", { class: "row" }, [ui.target, ui.duration, ui.reason]),
     el("div", { class: "row" }, [ui.mute, ui.unmute, ui.kick, ui.ban, ui.unban]),
@@ -182,4 +182,10 @@ window.addEventListener("roomcast-demo:joined", (event) => {
 window.addEventListener("roomcast-demo:left", () => {
   demo = null;
   if (panel) panel.hidden = true;
+});
+// Nothing to moderate in a closed room: the controls go, and so do the delete buttons.
+window.addEventListener("roomcast-demo:closed", () => {
+  demo = null;
+  if (panel) panel.hidden = true;
+  for (const control of messages?.querySelectorAll('[data-testid="delete-message"]') ?? []) control.remove();
 });

@@ -191,9 +191,12 @@ if (panel) {
   ui.bot.addEventListener("click", guarded(askBot));
   ui.inbox.addEventListener("click", guarded(openInbox));
   window.addEventListener("roomcast-demo:joined", (event) => start(/** @type {CustomEvent} */ (event).detail));
-  window.addEventListener("roomcast-demo:left", () => {
-    demo = null;
-    for (const b of [ui.serverMessage, ui.notify, ui.bot, ui.inbox]) b.disabled = true;
-  });
+  // Left or closed: nothing here acts on the room any more.
+  for (const name of ["roomcast-demo:left", "roomcast-demo:closed"]) {
+    window.addEventListener(name, () => {
+      demo = null;
+      for (const b of [ui.serverMessage, ui.notify, ui.bot, ui.inbox]) b.disabled = true;
+    });
+  }
   /** @type {any} */ (window).roomcastServer = state;
 }

@@ -254,6 +254,10 @@ def test_controls_follow_the_room_state_and_nothing_is_live_after_a_close(
 ) -> None:
     alice, bob = pages
     room_id = alice.open(unique("alice"), "Alice").create_room("Short lived")
+    alice.send("a line to moderate")
+    # The room's admin gets a delete button on each message; the moderation panel shows.
+    expect(alice.page.locator('[data-testid="delete-message"]')).to_have_count(1, timeout=WAIT_MS)
+    expect(alice.page.locator("#moderation-panel")).to_be_visible()
     # Alone: nobody to call, so no call panel.
     expect(alice.page.locator("#call-panel")).to_be_hidden()
     bob.open(unique("bob"), "Bob", room=room_id).wait_joined()
@@ -271,6 +275,12 @@ def test_controls_follow_the_room_state_and_nothing_is_live_after_a_close(
         expect(page.page.locator('#members [data-testid="member"]')).to_have_count(0)
         expect(page.page.locator("#leave-room")).to_have_text("Back to the lobby")
     expect(alice.page.locator("#close-room")).to_be_hidden()
+    # This wave's panels follow too: no moderation controls, no server-side actions.
+    for page in (alice, bob):
+        expect(page.page.locator("#moderation-panel")).to_be_hidden()
+        expect(page.page.locator('[data-testid="delete-message"]')).to_have_count(0)
+        for control in ("#server-message", "#ask-bot"):
+            expect(page.page.locator(control)).to_be_disabled()
 
     # Back in the lobby, the closed room is not offered.
     bob.page.click("#leave-room")

@@ -152,7 +152,12 @@ def test_concurrent_leaves_of_one_users_connections_count_the_user_once(stack, i
     _run_concurrently(invoke, [("leave", i) for i in (0, 7, 14)])
     assert _stats() == _expected({21, 1}, 2, 5, 5)
     _run_concurrently(invoke, [("leave", 21), ("leave", 1), ("join", 28), ("join", 2)])
-    assert _stats() == _expected({28, 2}, 2, 5, 7)
+    # Users 0 and 1 leave while users 0 (again) and 2 join: if user 2's join commits before
+    # user 1's leave, three users were present at once, so the peak is 2 or 3 by the order
+    # the four transactions happened to commit in (a run on a loaded machine saw 3).
+    stats = _stats()
+    assert stats["peak_users"] in (2, 3), stats
+    assert {**stats, "peak_users": 2} == _expected({28, 2}, 2, 5, 7)
 
 
 @pytest.mark.parametrize("seed", [7, 8])
