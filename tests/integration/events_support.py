@@ -10,9 +10,32 @@ import time
 from typing import Any
 
 import boto3
+import pytest
+from standardwebhooks.webhooks import Webhook
 
 from roomcast_local.streams import lambda_record
-from tests.integration.webhook_support import QueueDriver, ScriptedReceiver
+from tests.integration.webhook_support import QueueDriver, ScriptedReceiver, provisioned_stack
+
+
+@pytest.fixture(name="events_stack")
+def events_stack_fixture(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The provisioned stack, with secrets read fresh on every use (rotation tests)."""
+    with provisioned_stack(monkeypatch, SECRET_MAX_AGE="0") as stack:
+        yield stack
+
+
+def verified_events(receiver: ScriptedReceiver, secret: str) -> list[dict[str, Any]]:
+    """Every event the receiver got, each request verified with `secret` (standardwebhooks)
+    and each event checked against its JSON Schema."""
+    events: list[dict[str, Any]] = []
+    for request in receiver.requests:
+        batch = Webhook(secret).verify(request.body, request.headers)
+        assert batch["type"] == "event.batch"
+        assert request.headers["webhook-id"] == "evb_" + batch["data"]["batch_id"]
+        for event in batch["data"]["events"]:
+            check_schema(event)
+            events.append(event)
+    return events
 
 
 class StreamReader:

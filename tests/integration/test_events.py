@@ -21,8 +21,10 @@ from tests.integration.events_support import (
     StreamReader,
     check_schema,
     create_endpoint,
+    events_stack_fixture,  # noqa: F401 - the events_stack fixture
     run_stream,
 )
+from tests.integration.events_support import verified_events as _events
 from tests.integration.webhook_support import (
     Reply,
     ScriptedReceiver,
@@ -30,25 +32,6 @@ from tests.integration.webhook_support import (
     create_room,
     provisioned_stack,
 )
-
-
-@pytest.fixture(name="events_stack")
-def events_stack_fixture(monkeypatch: pytest.MonkeyPatch) -> Any:
-    with provisioned_stack(monkeypatch, SECRET_MAX_AGE="0") as stack:
-        yield stack
-
-
-def _events(receiver: ScriptedReceiver, secret: str) -> list[dict[str, Any]]:
-    """Every event the receiver got, each request verified with the secret first."""
-    events: list[dict[str, Any]] = []
-    for request in receiver.requests:
-        batch = Webhook(secret).verify(request.body, request.headers)
-        assert batch["type"] == "event.batch"
-        assert request.headers["webhook-id"] == "evb_" + batch["data"]["batch_id"]
-        for event in batch["data"]["events"]:
-            check_schema(event)
-            events.append(event)
-    return events
 
 
 def _session(invoke: Any, room_id: str, texts: list[str]) -> None:

@@ -5,41 +5,17 @@ a ban, a mute and a message deletion, each through the table's stream to an endp
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
-
-import pytest
-from standardwebhooks.webhooks import Webhook
 
 from tests.helpers import ws_event
 from tests.integration.events_support import (
     EventsDriver,
     StreamReader,
-    check_schema,
     create_endpoint,
+    events_stack_fixture,  # noqa: F401 - the events_stack fixture
     run_stream,
+    verified_events,
 )
-from tests.integration.webhook_support import (
-    ScriptedReceiver,
-    admin,
-    create_room,
-    provisioned_stack,
-)
-
-
-@pytest.fixture(name="events_stack")
-def events_stack_fixture(monkeypatch: pytest.MonkeyPatch) -> Any:
-    with provisioned_stack(monkeypatch, SECRET_MAX_AGE="0") as stack:
-        yield stack
-
-
-def _events(receiver: ScriptedReceiver, secret: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    for request in receiver.requests:
-        batch = Webhook(secret).verify(request.body, request.headers)
-        for event in batch["data"]["events"]:
-            check_schema(event)
-            events.append(event)
-    return events
+from tests.integration.webhook_support import ScriptedReceiver, admin, create_room
 
 
 def test_server_messages_streams_and_moderation_become_events_once(events_stack, invoke):
@@ -67,7 +43,7 @@ def test_server_messages_streams_and_moderation_become_events_once(events_stack,
 
         run_stream(invoke, stream.new())
         driver.drain()
-        events = _events(receiver, endpoint["secret"])
+        events = verified_events(receiver, endpoint["secret"])
 
     by_type = Counter(e["type"] for e in events)
     created = [e for e in events if e["type"] == "message.created"]

@@ -1,10 +1,10 @@
 """Which write is which event, for the items of issues 13 and 14 too.
 
-MSG# flags (issue 13), ROSTER#, MODLOG# and room `access` (issue 14) are not on this
-branch: their items are written here in the shapes docs/webhooks.md and the shared
-conventions give (ROOM#<room>/MODLOG#<id> with act, by, target_user, at, until,
-message_id, reason; ROOM#<room>/ROSTER#<user> with user_id, role; META access), so the
-mapping is tested against them. The transition cases use images in the shape of the
+The items are written here directly in the shapes dal/keys.py documents
+(ROOM#<room>/MODLOG#<id> with act, by, target_user, at, until, message_id, reason;
+ROOM#<room>/ROSTER#<user> with user_id, role; META access; MSG# flags), so each mapping
+is tested on its own; tests/integration/test_events_from_features.py drives the real writes
+of server messaging and moderation through the stream. The transition cases use images in the shape of the
 records models (CallRecord, Room, Connection).
 """
 
