@@ -24,7 +24,15 @@ from botocore.exceptions import ClientError
 from roomcast.aws_errors import cancellation_codes, error_code
 from roomcast.aws_errors import is_conditional_failure as _conditional_failed
 from roomcast.dal import keys
-from roomcast.dal.dynamo import dynamodb_client, from_item, key, query_pages, to_item, values
+from roomcast.dal.dynamo import (
+    dynamodb_client,
+    from_item,
+    key,
+    query_pages,
+    to_item,
+    update_fields,
+    values,
+)
 from roomcast.dal.store import room_from_item
 from roomcast.errors import NotFound
 from roomcast.models.records import Room
@@ -122,30 +130,9 @@ class DeliveryStore:
 
         `condition_values` names the condition's own placeholders: {"stale": 5} is `:stale`.
         """
-        names: dict[str, str] = {}
-        sets: list[str] = []
-        removes: list[str] = []
-        vals: dict[str, Any] = dict(condition_values or {})
-        for index, (name, value) in enumerate(fields.items()):
-            names[f"#f{index}"] = name
-            if value is None:
-                removes.append(f"#f{index}")
-            else:
-                sets.append(f"#f{index} = :v{index}")
-                vals[f"v{index}"] = value
-        expression = ""
-        if sets:
-            expression += "SET " + ", ".join(sets)
-        if removes:
-            expression += " REMOVE " + ", ".join(removes)
-        params: dict[str, Any] = {
-            "TableName": self.table,
-            "Key": self._key(room_id, delivery_id),
-            "UpdateExpression": expression.strip(),
-            "ExpressionAttributeNames": names,
-            "ConditionExpression": "attribute_exists(pk)" + (f" AND ({condition})" if condition else ""),
-        }
-        return self._update(params, vals)
+        return update_fields(
+            self.client, self.table, self._key(room_id, delivery_id), fields, condition, condition_values
+        ) is not None
 
     def _update(self, params: dict[str, Any], vals: dict[str, Any]) -> bool:
         if vals:
