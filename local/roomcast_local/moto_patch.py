@@ -26,6 +26,15 @@ This module corrects exactly those, and nothing else of moto's behaviour:
    order: index keys, then the table's keys), so its result is unchanged. An index
    query still looks at every item once: moto keeps no index, and this module does not
    add one.
+4. Streams (the outbox of docs/webhooks.md, read by the runtime's stream pollers): moto
+   keeps every stream record of a table for good, and every shard iterator it ever handed
+   out (one per GetRecords call, ~1 KB each: 18 MB an hour for one idle poller). Here a
+   shard iterator expires 15 minutes after it was issued, as DynamoDB's do, and the records
+   that every reader has read past are dropped: a record is kept while any iterator not
+   yet used points at or before it (with no reader at all, records are kept, as before).
+   DynamoDB keeps records 24 hours whoever read them; locally nobody reads a record twice
+   (a reader goes on with NextShardIterator), and an iterator used again after its records
+   were dropped reads from the oldest record kept, as an expired position would after 24 h.
 
 Applied by the local runtime before its moto server starts and by the tests' in-process
 moto (tests/conftest.py), so both run the same DynamoDB. The code replaced is moto's
@@ -41,6 +50,8 @@ import contextvars
 import copy
 import importlib.metadata
 import os
+import threading
+import time
 import warnings
 from typing import Any
 
@@ -111,8 +122,96 @@ def apply() -> bool:
 
     Table.query = query  # type: ignore[method-assign]
     Table.all_items = all_items  # type: ignore[method-assign]
+    _patch_streams()
     _applied = True
     return True
+
+
+# ---------------------------------------------------------------- 4. streams
+SHARD_ITERATOR_LIFETIME_S = 15 * 60  # DynamoDB Streams: an iterator expires after 15 minutes
+# Appends (a write's record) and drops (a read past them) change a shard's records and its
+# first sequence number together: one lock keeps a record's number and place in step.
+_stream_lock = threading.Lock()
+
+
+class _ExpiringIterators(dict):  # type: ignore[type-arg]
+    """moto's shard-iterator registry, forgetting each iterator 15 minutes after it was issued."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._issued: dict[str, float] = {}
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        now = time.monotonic()
+        super().__setitem__(key, value)
+        self._issued[key] = now
+        for old, at in list(self._issued.items()):  # oldest first (insertion order)
+            if now - at < SHARD_ITERATOR_LIFETIME_S:
+                break
+            del self._issued[old]
+            self.pop(old, None)
+
+
+def _patch_streams() -> None:
+    from moto.dynamodb.models.table import StreamShard
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
+
+    original_backend_init = DynamoDBStreamsBackend.__init__
+    original_iterator_init = ShardIterator.__init__
+    original_get = ShardIterator.get
+    original_add = StreamShard.add
+
+    def backend_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_backend_init(self, *args, **kwargs)
+        self.shard_iterators = _ExpiringIterators()
+
+    def iterator_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_iterator_init(self, *args, **kwargs)
+        # Not used yet: until it is used or expires, its position holds the shard's records.
+        self._roomcast_issued = time.monotonic()
+        _unused_of(self.stream_shard)[self.id] = self
+
+    def get(self: Any, limit: int = 1000) -> dict[str, Any]:
+        shard = self.stream_shard
+        with _stream_lock:
+            # Its records were dropped (it was used before): go on from the oldest kept.
+            self.sequence_number = max(self.sequence_number, shard.starting_sequence_number)
+            result = original_get(self, limit)
+            _unused_of(shard).pop(self.id, None)
+            _drop_read_records(shard)
+        return result
+
+    def add(self: Any, old: Any, new: Any) -> None:
+        with _stream_lock:
+            original_add(self, old, new)
+
+    DynamoDBStreamsBackend.__init__ = backend_init  # type: ignore[method-assign]
+    ShardIterator.__init__ = iterator_init  # type: ignore[method-assign]
+    ShardIterator.get = get  # type: ignore[method-assign]
+    StreamShard.add = add  # type: ignore[method-assign]
+
+
+def _unused_of(shard: Any) -> dict[str, Any]:
+    unused = shard.__dict__.get("_roomcast_unused_iterators")
+    if unused is None:
+        unused = shard.__dict__["_roomcast_unused_iterators"] = {}
+    return unused  # type: ignore[no-any-return]
+
+
+def _drop_read_records(shard: Any) -> None:
+    """Drop the records before every unused iterator's position (with the lock held)."""
+    unused = _unused_of(shard)
+    now = time.monotonic()
+    for key, iterator in list(unused.items()):
+        if now - iterator._roomcast_issued >= SHARD_ITERATOR_LIFETIME_S:
+            del unused[key]  # expired unused: a reader that stopped holds nothing back
+    if not unused:
+        return
+    floor = min(int(it.sequence_number) for it in unused.values())
+    drop = min(len(shard.items), floor - shard.starting_sequence_number)
+    if drop > 0:
+        del shard.items[:drop]
+        shard.starting_sequence_number += drop
 
 
 def is_applied() -> bool:
@@ -147,7 +246,10 @@ class _Undo:
         # A detached copy: UpdateItem changes the stored item in place.
         self._saved[slot] = (table, hash_key, range_key, copy.deepcopy(current))
         if table.stream_shard is not None and id(table) not in self._streams:
-            self._streams[id(table)] = (table.stream_shard, len(table.stream_shard.items))
+            # The sequence number the next record gets: records read meanwhile may be dropped
+            # from the front, so a position in the list would not stay put.
+            shard = table.stream_shard
+            self._streams[id(table)] = (shard, shard.starting_sequence_number + len(shard.items))
 
     def restore(self) -> None:
         for table, hash_key, range_key, before in self._saved.values():
@@ -161,8 +263,9 @@ class _Undo:
                 table.items.pop(hash_key, None)
             else:
                 table.items[hash_key] = before
-        for shard, length in self._streams.values():
-            del shard.items[length:]
+        for shard, next_sequence in self._streams.values():
+            with _stream_lock:
+                del shard.items[max(0, next_sequence - shard.starting_sequence_number):]
 
 
 def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:

@@ -290,3 +290,72 @@ def test_transactions_emit_stream_records_only_when_they_commit(ddb: Any) -> Non
     assert seen == [("INSERT", "META"), ("INSERT", "A"), ("MODIFY", "META")]
     modify = records[2]["dynamodb"]
     assert modify["OldImage"]["count"] == {"N": "1"} and modify["NewImage"]["count"] == {"N": "2"}
+
+
+def _shard(client: Any) -> Any:
+    """moto's stream shard of the test table (the list the correction bounds)."""
+    from moto.backends import get_backend
+
+    return get_backend("dynamodb")["123456789012"]["us-east-1"].tables[TABLE].stream_shard
+
+
+def _streams_backend() -> Any:
+    from moto.backends import get_backend
+
+    return get_backend("dynamodbstreams")["123456789012"]["us-east-1"]
+
+
+def test_records_every_reader_read_past_are_dropped_and_numbers_stay_in_order(ddb: Any) -> None:
+    streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+    arn = ddb.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+    shard_id = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    first = streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    second = streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    for n in range(30):
+        ddb.put_item(TableName=TABLE, Item={**_key("R", f"M{n:02d}"), "text": _s("x" * 500)})
+    # A failed transaction's records are dropped by sequence number, not by list position.
+    with pytest.raises(ClientError):
+        ddb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": TABLE, "Item": {**_key("R", "NO"), "text": _s("no")}}},
+            {"ConditionCheck": {"TableName": TABLE, "Key": _key("R", "MISSING"),
+                                "ConditionExpression": "attribute_exists(pk)"}},
+        ])
+    # Reader 1 reads all 30: reader 2 has read nothing yet, so everything is kept.
+    page = streams.get_records(ShardIterator=first, Limit=1000)
+    assert [r["dynamodb"]["Keys"]["sk"]["S"] for r in page["Records"]] == [f"M{n:02d}" for n in range(30)]
+    assert len(_shard(ddb).items) == 30
+    # Reader 2 reads 10: the 10 both have read past are dropped, the rest are kept for reader 2.
+    part = streams.get_records(ShardIterator=second, Limit=10)
+    assert len(part["Records"]) == 10 and len(_shard(ddb).items) == 20
+    rest = streams.get_records(ShardIterator=part["NextShardIterator"], Limit=1000)
+    assert [r["dynamodb"]["Keys"]["sk"]["S"] for r in rest["Records"]] == [f"M{n:02d}" for n in range(10, 30)]
+    assert len(_shard(ddb).items) == 0
+    # New writes after the drops: sequence numbers go on growing, and both readers see them once.
+    ddb.put_item(TableName=TABLE, Item={**_key("R", "LATER"), "text": _s("later")})
+    one = streams.get_records(ShardIterator=page["NextShardIterator"], Limit=1000)["Records"]
+    two = streams.get_records(ShardIterator=rest["NextShardIterator"], Limit=1000)["Records"]
+    numbers = [int(r["dynamodb"]["SequenceNumber"]) for r in page["Records"] + one]
+    assert numbers == sorted(numbers) and len(set(numbers)) == 31
+    assert [r["dynamodb"]["Keys"]["sk"]["S"] for r in one] == [r["dynamodb"]["Keys"]["sk"]["S"] for r in two] == ["LATER"]
+
+
+def test_shard_iterators_expire_and_an_expired_reader_holds_nothing_back(ddb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from roomcast_local import moto_patch
+
+    streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+    arn = ddb.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+    shard_id = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    idle = streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    assert idle
+    for n in range(5):
+        ddb.put_item(TableName=TABLE, Item={**_key("R", f"E{n}")})
+    for _ in range(50):  # one reader polling: each call hands out a new iterator
+        iterator = streams.get_records(ShardIterator=iterator, Limit=1000)["NextShardIterator"]
+    assert len(_shard(ddb).items) == 5  # the idle reader has read nothing: kept for it
+    # 15 minutes on: the idle reader's iterator and the used ones are forgotten.
+    clock = [moto_patch.time.monotonic() + moto_patch.SHARD_ITERATOR_LIFETIME_S + 1]
+    monkeypatch.setattr(moto_patch.time, "monotonic", lambda: clock[0])
+    iterator = streams.get_records(ShardIterator=iterator, Limit=1000)["NextShardIterator"]
+    assert len(_shard(ddb).items) == 0
+    assert len(_streams_backend().shard_iterators) == 1  # the one just handed out
