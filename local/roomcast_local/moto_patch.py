@@ -145,11 +145,14 @@ class _ExpiringIterators(dict):  # type: ignore[type-arg]
         now = time.monotonic()
         super().__setitem__(key, value)
         self._issued[key] = now
-        for old, at in list(self._issued.items()):  # oldest first (insertion order)
-            if now - at < SHARD_ITERATOR_LIFETIME_S:
+        # Oldest first (insertion order): only the expired ones are looked at, not the whole
+        # registry (a poller sets one per GetRecords call, several a second).
+        while self._issued:
+            oldest = next(iter(self._issued))
+            if now - self._issued[oldest] < SHARD_ITERATOR_LIFETIME_S:
                 break
-            del self._issued[old]
-            self.pop(old, None)
+            del self._issued[oldest]
+            self.pop(oldest, None)
 
 
 def _patch_streams() -> None:

@@ -14,22 +14,11 @@ from tests.integration.webhook_support import (
     Reply,
     ScriptedReceiver,
     admin,
+    close_room,
     create_room,
+    only_delivery,
     webhook_stack_fixture,  # noqa: F401 - the webhook_stack fixture
 )
-
-
-def _close(invoke, room_id: str) -> str:
-    status, body = admin(invoke, "DELETE", f"/rooms/{room_id}")
-    assert status == 202, body
-    return body["delivery_id"]
-
-
-def _delivery(invoke, room_id: str) -> dict:
-    status, listing = admin(invoke, "GET", f"/rooms/{room_id}/deliveries")
-    assert status == 200, listing
-    (delivery,) = listing["deliveries"]
-    return delivery
 
 
 def _spy_transactions(monkeypatch) -> list[bool]:
@@ -50,11 +39,11 @@ def test_a_delivered_attempt_is_one_transaction_with_the_outcome(webhook_stack, 
     outcomes = _spy_transactions(monkeypatch)
     with ScriptedReceiver(default=Reply(200)) as receiver:
         create_room(invoke, "one-write", receiver.url)
-        delivery_id = _close(invoke, "one-write")
+        delivery_id = close_room(invoke, "one-write")
         messages, failed = QueueDriver(webhook_stack, invoke).poll_once()
         assert len(messages) == 1 and failed == []
     assert outcomes == [True]
-    delivery = _delivery(invoke, "one-write")
+    delivery = only_delivery(invoke, "one-write")
     assert delivery["status"] == "delivered" and delivery["parts_delivered"] == 1 == delivery["parts_total"]
     (attempt,) = delivery["attempts"]
     assert attempt["attempt"] == 1 and attempt["outcome"] == "delivered"
@@ -77,11 +66,11 @@ def test_a_count_moved_under_the_lease_falls_back_to_the_long_way(webhook_stack,
     outcomes = _spy_transactions(monkeypatch)
     with ScriptedReceiver(default=Reply(200)) as receiver:
         create_room(invoke, "moved", receiver.url)
-        _close(invoke, "moved")
+        close_room(invoke, "moved")
         messages, failed = QueueDriver(webhook_stack, invoke).poll_once()
         assert len(messages) == 1 and failed == []
     assert bumped == [1] and outcomes == [False]
-    delivery = _delivery(invoke, "moved")
+    delivery = only_delivery(invoke, "moved")
     assert delivery["status"] == "delivered" and delivery["parts_delivered"] == 1
     # The fallback's number is the one after the foreign ADD: no two attempts share one.
     assert [a["attempt"] for a in delivery["attempts"]] == [2]
@@ -96,7 +85,7 @@ def test_a_replay_during_the_send_keeps_the_attempt_and_leaves_the_new_run_alone
     outcomes = _spy_transactions(monkeypatch)
     with ScriptedReceiver(default=Reply(200)) as receiver:
         create_room(invoke, "replayed", receiver.url)
-        delivery_id = _close(invoke, "replayed")
+        delivery_id = close_room(invoke, "replayed")
         driver = QueueDriver(webhook_stack, invoke)
         (message,) = driver.receive()
         from roomcast.webhooks import sender
@@ -113,7 +102,7 @@ def test_a_replay_during_the_send_keeps_the_attempt_and_leaves_the_new_run_alone
         monkeypatch.setattr(sender, "post", post_then_replay)
         assert driver.run([message]) == []
         assert outcomes == [False]
-        delivery = _delivery(invoke, "replayed")
+        delivery = only_delivery(invoke, "replayed")
         assert delivery["run"] == 1 and delivery["status"] == "pending" and delivery["parts_delivered"] == 0
         assert [(a["run"], a["outcome"]) for a in delivery["attempts"]] == [(0, "delivered")]
 
@@ -121,7 +110,7 @@ def test_a_replay_during_the_send_keeps_the_attempt_and_leaves_the_new_run_alone
         messages, failed = driver.poll_once()
         assert len(messages) == 1 and failed == []
     assert outcomes == [False, True]
-    delivery = _delivery(invoke, "replayed")
+    delivery = only_delivery(invoke, "replayed")
     assert delivery["status"] == "delivered" and delivery["run"] == 1
     assert [(a["attempt"], a["run"]) for a in delivery["attempts"]] == [(1, 0), (2, 1)]
     assert {r.headers["webhook-id"] for r in receiver.requests} == {f"{delivery_id}.1"}
@@ -150,15 +139,15 @@ def test_a_crash_on_either_side_of_the_attempt_write(webhook_stack, invoke, monk
     monkeypatch.setattr(DeliveryStore, "record_attempt", crash_once)
     with ScriptedReceiver(default=Reply(200)) as receiver:
         create_room(invoke, f"crash-{when}", receiver.url)
-        delivery_id = _close(invoke, f"crash-{when}")
+        delivery_id = close_room(invoke, f"crash-{when}")
         driver = QueueDriver(webhook_stack, invoke)
         messages, failed = driver.poll_once()
         assert len(messages) == 1 and failed == [messages[0]["MessageId"]]
-        assert _delivery(invoke, f"crash-{when}")["status"] == ("pending" if when == "before" else "delivered")
+        assert only_delivery(invoke, f"crash-{when}")["status"] == ("pending" if when == "before" else "delivered")
         driver.fast_forward(failed[0])
         messages, failed = driver.poll_once()
         assert len(messages) == 1 and failed == []
-    delivery = _delivery(invoke, f"crash-{when}")
+    delivery = only_delivery(invoke, f"crash-{when}")
     assert delivery["status"] == "delivered" and delivery["parts_delivered"] == 1
     sends = 2 if when == "before" else 1
     assert len(receiver.requests) == sends

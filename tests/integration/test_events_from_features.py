@@ -50,6 +50,8 @@ def test_server_messages_streams_and_moderation_become_events_once(events_stack,
     texts = sorted(e["data"]["message"]["text"] for e in created)
     assert texts == ["hello world", "notice"], created  # the stream once, with its whole text
     assert {e["data"]["message"].get("sender_kind") for e in created} == {"bot"}
+    streamed = {e["data"]["message"]["text"]: e["data"]["message"].get("streamed") for e in created}
+    assert streamed == {"hello world": True, "notice": None}
     assert by_type["message.deleted"] == 1
     assert by_type["moderation.muted"] == 1 and by_type["moderation.banned"] == 1
     assert by_type["moderation.member_added"] == 2

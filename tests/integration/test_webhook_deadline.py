@@ -20,6 +20,7 @@ from tests.integration.webhook_support import (
     ScriptedReceiver,
     admin,
     create_room,
+    only_delivery,
     provisioned_stack,
     visibility_spy,
     webhook_stack_fixture,  # noqa: F401 - the webhook_stack fixture
@@ -82,13 +83,6 @@ def slow_server(drip: bool) -> Iterator[tuple[str, list[float]]]:
         thread.join(timeout=5)
 
 
-def _delivery(invoke, room_id: str) -> dict:
-    status, listing = admin(invoke, "GET", f"/rooms/{room_id}/deliveries")
-    assert status == 200, listing
-    (delivery,) = listing["deliveries"]
-    return delivery
-
-
 class ShortContext(LambdaContext):
     def __init__(self, remaining_ms: int) -> None:
         self.remaining = remaining_ms
@@ -114,7 +108,7 @@ def test_an_attempt_ends_at_its_deadline_and_the_next_follows_the_schedule(monke
                 assert 2 <= took < 5, took  # the deadline, plus the bookkeeping
                 assert visibility[-1] == expected_wait  # the schedule's step, as for any failure
                 driver.fast_forward(failed[0])
-        attempts = _delivery(invoke, "slow")["attempts"]
+        attempts = only_delivery(invoke, "slow")["attempts"]
         assert [a["error"] for a in attempts] == ["deadline_exceeded", "deadline_exceeded"]
         assert all(2000 <= a["latency_ms"] < 3500 for a in attempts), attempts
         assert [a["outcome"] for a in attempts] == ["retry", "retry"]
@@ -135,7 +129,7 @@ def test_a_short_remaining_time_never_loses_an_attempt(monkeypatch):
             driver = QueueDriver(stack, invoke_with(3_000))  # less than the bookkeeping reserve
             messages, failed = driver.poll_once()
             assert failed == [messages[0]["MessageId"]] and visibility == [10]
-            (attempt,) = _delivery(invoke, "late-in-the-invocation")["attempts"]
+            (attempt,) = only_delivery(invoke, "late-in-the-invocation")["attempts"]
             assert attempt["error"] == "function_time_exhausted" and attempt["outcome"] == "retry"
             assert "status_code" not in attempt
 
@@ -146,7 +140,7 @@ def test_a_short_remaining_time_never_loses_an_attempt(monkeypatch):
             messages, failed = driver.poll_once()
             assert time.monotonic() - started < 5
             assert failed == [messages[0]["MessageId"]] and visibility == [10, 20]
-        second = _delivery(invoke, "late-in-the-invocation")["attempts"][1]
+        second = only_delivery(invoke, "late-in-the-invocation")["attempts"][1]
         assert second["error"] == "deadline_exceeded" and 2500 <= second["latency_ms"] < 4000
         assert handler is load_handler("delivery").lambda_handler
 
@@ -163,7 +157,7 @@ def test_503_retry_after_is_honoured(webhook_stack, invoke, monkeypatch):
         driver.fast_forward(failed[0])
         messages, failed = driver.poll_once()
         assert failed == []
-    delivery = _delivery(invoke, "busy")
+    delivery = only_delivery(invoke, "busy")
     assert delivery["status"] == "delivered"
     assert delivery["attempts"][0]["next_retry_in_seconds"] == 7
 
@@ -192,7 +186,7 @@ def test_an_idn_host_is_checked_resolved_and_sent_as_punycode(webhook_stack, inv
     assert request.headers["host"] == f"xn--e1aybc.localhost:{port}"
     # Checked at creation and again at send, in IDNA form; the connection goes to the checked IP.
     assert asked.count("xn--e1aybc.localhost") == 2 and set(asked) == {"xn--e1aybc.localhost", "127.0.0.1"}
-    assert _delivery(invoke, "idn")["status"] == "delivered"
+    assert only_delivery(invoke, "idn")["status"] == "delivered"
 
 
 @pytest.mark.parametrize(

@@ -16,16 +16,11 @@ from tests.integration.webhook_support import (
     Reply,
     ScriptedReceiver,
     admin,
+    close_room,
     create_room,
     visibility_spy,
     webhook_stack_fixture,  # noqa: F401 - the webhook_stack fixture
 )
-
-
-def _close(invoke, room_id: str) -> str:
-    status, body = admin(invoke, "DELETE", f"/rooms/{room_id}")
-    assert status == 202, body
-    return body["delivery_id"]
 
 
 def _chat(invoke, room_id: str, texts: list[str]) -> None:
@@ -41,7 +36,7 @@ def test_delivered_webhook_verifies_with_standardwebhooks(webhook_stack, invoke)
         secret = created["webhook_secret"]
         assert secret.startswith("whsec_")
         _chat(invoke, "verify-me", ["hello", "world"])
-        delivery_id = _close(invoke, "verify-me")
+        delivery_id = close_room(invoke, "verify-me")
         driver = QueueDriver(webhook_stack, invoke)
         messages, failed = driver.poll_once()
         assert len(messages) == 1 and failed == []
@@ -83,7 +78,7 @@ def test_500_500_200_retries_through_the_queue(webhook_stack, invoke, monkeypatc
     replies = [Reply(500, b"boom"), Reply(500, b"boom again")]
     with ScriptedReceiver(replies) as receiver:
         create_room(invoke, "flaky", receiver.url)
-        delivery_id = _close(invoke, "flaky")
+        delivery_id = close_room(invoke, "flaky")
         driver = QueueDriver(webhook_stack, invoke)
         for expected_wait in (10, 20):
             messages, failed = driver.poll_once()
@@ -119,7 +114,7 @@ def test_a_retry_resumes_at_the_first_undelivered_part(webhook_stack, invoke, mo
     with ScriptedReceiver(replies) as receiver:
         create_room(invoke, "resume", receiver.url)
         _chat(invoke, "resume", [f"message {i} " + "x" * 100 for i in range(40)])
-        delivery_id = _close(invoke, "resume")
+        delivery_id = close_room(invoke, "resume")
         driver = QueueDriver(webhook_stack, invoke)
         _, failed = driver.poll_once()
         assert len(failed) == 1
@@ -140,7 +135,7 @@ def test_a_retry_resumes_at_the_first_undelivered_part(webhook_stack, invoke, mo
 def test_the_ssrf_guard_runs_again_at_send_time(webhook_stack, invoke, monkeypatch):
     with ScriptedReceiver() as receiver:
         create_room(invoke, "rebound", receiver.url)  # accepted while loopback was allowed
-        _close(invoke, "rebound")
+        close_room(invoke, "rebound")
         monkeypatch.setenv("WEBHOOK_ALLOW_LOOPBACK", "false")
         from roomcast.settings import reset_settings
 

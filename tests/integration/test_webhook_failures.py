@@ -17,25 +17,14 @@ from tests.integration.webhook_support import (
     Reply,
     ScriptedReceiver,
     admin,
+    close_room,
     create_room,
+    only_delivery,
     visibility_spy,
     webhook_stack_fixture,  # noqa: F401 - the webhook_stack fixture
 )
 
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # 32 alphanumerics = valid base64
-
-
-def _close(invoke, room_id: str) -> str:
-    status, body = admin(invoke, "DELETE", f"/rooms/{room_id}")
-    assert status == 202, body
-    return body["delivery_id"]
-
-
-def _delivery(invoke, room_id: str) -> dict:
-    status, listing = admin(invoke, "GET", f"/rooms/{room_id}/deliveries")
-    assert status == 200, listing
-    (delivery,) = listing["deliveries"]
-    return delivery
 
 
 def test_always_failing_receiver_ends_in_dlq_then_redrive_delivers(webhook_stack, invoke, monkeypatch):
@@ -44,12 +33,12 @@ def test_always_failing_receiver_ends_in_dlq_then_redrive_delivers(webhook_stack
     visibility = visibility_spy(monkeypatch)
     with ScriptedReceiver(default=Reply(503, b"down")) as receiver:
         create_room(invoke, "doomed", receiver.url)
-        delivery_id = _close(invoke, "doomed")
+        delivery_id = close_room(invoke, "doomed")
         driver = QueueDriver(webhook_stack, invoke)
         for _ in range(TEST_MAX_RECEIVE - 1):
             messages, failed = driver.poll_once()
             assert len(messages) == 1 and failed == [messages[0]["MessageId"]]
-            assert _delivery(invoke, "doomed")["status"] == "retrying"
+            assert only_delivery(invoke, "doomed")["status"] == "retrying"
             driver.fast_forward(failed[0])
         # The last attempt fails: the function moves the job to the DLQ itself (the item is
         # done, so it is deleted from the jobs queue) and the delivery says so.
@@ -59,7 +48,7 @@ def test_always_failing_receiver_ends_in_dlq_then_redrive_delivers(webhook_stack
         assert driver.depth() == 0 and driver.depth(driver.dlq_url) == 1
         assert len(receiver.requests) == TEST_MAX_RECEIVE
         assert visibility == [10, 20]  # the last failure does not wait: straight to the DLQ
-        delivery = _delivery(invoke, "doomed")
+        delivery = only_delivery(invoke, "doomed")
         assert delivery["status"] == "dead_lettered" and delivery["dead_lettered_at"]
         assert [a["outcome"] for a in delivery["attempts"]] == ["retry", "retry", "failed"]
 
@@ -70,7 +59,7 @@ def test_always_failing_receiver_ends_in_dlq_then_redrive_delivers(webhook_stack
         assert driver.depth(driver.dlq_url) == 0
         messages, failed = driver.poll_once()
         assert len(messages) == 1 and failed == []
-    assert _delivery(invoke, "doomed")["status"] == "delivered"
+    assert only_delivery(invoke, "doomed")["status"] == "delivered"
     assert {r.headers["webhook-id"] for r in receiver.requests} == {f"{delivery_id}.1"}
     assert len(receiver.requests) == TEST_MAX_RECEIVE + 1
 
@@ -83,12 +72,12 @@ def test_receiver_timeout_is_a_retry(webhook_stack, invoke, monkeypatch):
     visibility = visibility_spy(monkeypatch)
     with ScriptedReceiver([Reply(200, delay=1.5)]) as receiver:
         create_room(invoke, "slowpoke", receiver.url)
-        _close(invoke, "slowpoke")
+        close_room(invoke, "slowpoke")
         driver = QueueDriver(webhook_stack, invoke)
         messages, failed = driver.poll_once()
         assert failed == [messages[0]["MessageId"]]
     assert visibility == [10]
-    (attempt,) = _delivery(invoke, "slowpoke")["attempts"]
+    (attempt,) = only_delivery(invoke, "slowpoke")["attempts"]
     assert attempt["error"] == "read_timeout" and "status_code" not in attempt
 
 
@@ -98,12 +87,12 @@ def test_connection_refused_is_a_retry(webhook_stack, invoke, monkeypatch):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     create_room(invoke, "nobody-home", f"http://127.0.0.1:{port}/hook")
-    _close(invoke, "nobody-home")
+    close_room(invoke, "nobody-home")
     driver = QueueDriver(webhook_stack, invoke)
     messages, failed = driver.poll_once()
     assert failed == [messages[0]["MessageId"]]
     assert visibility == [10]
-    delivery = _delivery(invoke, "nobody-home")
+    delivery = only_delivery(invoke, "nobody-home")
     assert delivery["status"] == "retrying" and delivery["attempts"][0]["error"] == "connection_refused"
     assert delivery["next_attempt_at"]
 
@@ -112,7 +101,7 @@ def test_410_disables_the_endpoint_and_stops(webhook_stack, invoke, monkeypatch)
     visibility = visibility_spy(monkeypatch)
     with ScriptedReceiver(default=Reply(410, b"gone")) as receiver:
         create_room(invoke, "gone-away", receiver.url)
-        _close(invoke, "gone-away")
+        close_room(invoke, "gone-away")
         driver = QueueDriver(webhook_stack, invoke)
         messages, failed = driver.poll_once()
         assert len(messages) == 1 and failed == []  # done, not failed: no retries
@@ -121,7 +110,7 @@ def test_410_disables_the_endpoint_and_stops(webhook_stack, invoke, monkeypatch)
         driver.sqs.send_message(QueueUrl=driver.queue_url, MessageBody=messages[0]["Body"])
         driver.poll_once()
     assert len(receiver.requests) == 1 and visibility == []
-    delivery = _delivery(invoke, "gone-away")
+    delivery = only_delivery(invoke, "gone-away")
     assert delivery["status"] == "disabled" and "disabled_at" in delivery
     assert [a["outcome"] for a in delivery["attempts"]] == ["disabled"]
 
@@ -134,7 +123,7 @@ def test_429_honours_retry_after(webhook_stack, invoke, monkeypatch, as_date):
     retry_after = formatdate(time.time() + 120, usegmt=True) if as_date else "90"
     with ScriptedReceiver([Reply(429, headers={"Retry-After": retry_after})]) as receiver:
         create_room(invoke, "busy", receiver.url)
-        _close(invoke, "busy")
+        close_room(invoke, "busy")
         driver = QueueDriver(webhook_stack, invoke)
         messages, failed = driver.poll_once()
         assert failed == [messages[0]["MessageId"]]
@@ -146,7 +135,7 @@ def test_429_honours_retry_after(webhook_stack, invoke, monkeypatch, as_date):
         assert 115 <= visibility[0] <= 121
     else:
         assert visibility == [90]  # not the schedule's 10
-    assert [a["status_code"] for a in _delivery(invoke, "busy")["attempts"]] == [429, 200]
+    assert [a["status_code"] for a in only_delivery(invoke, "busy")["attempts"]] == [429, 200]
 
 
 def test_one_crashing_record_fails_alone(webhook_stack, invoke, monkeypatch):
@@ -155,7 +144,7 @@ def test_one_crashing_record_fails_alone(webhook_stack, invoke, monkeypatch):
     with ScriptedReceiver() as receiver:
         for room in ("r1", "r2", "r3"):
             create_room(invoke, room, receiver.url)
-            _close(invoke, room)
+            close_room(invoke, room)
         driver = QueueDriver(webhook_stack, invoke)
         real = delivery_logic.build_parts
 
@@ -193,7 +182,7 @@ def test_duplicate_sqs_delivery_sends_once(webhook_stack, invoke):
     receiver = start_receiver(secrets=[SECRET])
     try:
         create_room(invoke, "twice", receiver.webhook_url, webhook_secret=SECRET)
-        delivery_id = _close(invoke, "twice")
+        delivery_id = close_room(invoke, "twice")
         driver = QueueDriver(webhook_stack, invoke)
         (message,) = driver.receive()
         # The same job twice in one batch (at-least-once), then again later.
@@ -219,6 +208,6 @@ def test_duplicate_sqs_delivery_sends_once(webhook_stack, invoke):
         assert [r["room_id"] for r in rooms] == ["twice"]
     finally:
         receiver.stop()
-    delivery = _delivery(invoke, "twice")
+    delivery = only_delivery(invoke, "twice")
     assert delivery["status"] == "delivered" and delivery["run"] == 1
     assert [a["webhook_id"] for a in delivery["attempts"]] == [wid, wid]

@@ -16,6 +16,7 @@ from tests.integration.webhook_support import (
     admin,
     create_room,
     fake_clock_fixture,  # noqa: F401 - the fake_clock fixture
+    only_delivery,
     provisioned_stack,
 )
 
@@ -40,13 +41,6 @@ def _visibility_log(monkeypatch: pytest.MonkeyPatch, clock) -> list[tuple[float,
 
     monkeypatch.setattr(queue, "change_visibility", spy)
     return calls
-
-
-def _delivery(invoke, room_id: str) -> dict:
-    status, listing = admin(invoke, "GET", f"/rooms/{room_id}/deliveries")
-    assert status == 200, listing
-    (delivery,) = listing["deliveries"]
-    return delivery
 
 
 def test_moto_counts_the_twelve_hours_from_the_receive(fake_clock, monkeypatch):
@@ -110,7 +104,7 @@ def test_days_long_schedule_every_visibility_accepted_and_waits_add_up(fake_cloc
                 assert step * (1 - JITTER) <= gap <= step * (1 + JITTER) + 1.5 * receives, (index, step, gap)
             assert attempts_at[-1] >= 0.9 * sum(steps) >= 3 * 86400
         assert driver.depth() == 0 and driver.depth(driver.dlq_url) == 1
-        delivery = _delivery(invoke, "long-outage")
+        delivery = only_delivery(invoke, "long-outage")
         assert delivery["status"] == "dead_lettered"
         assert "visibility_error" not in delivery
         assert [a["outcome"] for a in delivery["attempts"]] == ["retry"] * len(steps) + ["failed"]
@@ -140,7 +134,7 @@ def test_a_retry_after_beyond_twelve_hours_is_honoured_through_holds(fake_clock,
         assert 100000 <= gap <= 100000 + 3
         assert all(outcome == "ok" and seconds <= schedule.MAX_PLANNED_WAIT for _, seconds, outcome in visibility)
         assert len(visibility) == 3  # the failed attempt's share, then two holds
-        assert _delivery(invoke, "maintenance")["status"] == "delivered"
+        assert only_delivery(invoke, "maintenance")["status"] == "delivered"
 
 
 def test_a_refused_visibility_is_recorded_and_the_longest_accepted_is_set(fake_clock, monkeypatch, invoke, capsys):
@@ -171,7 +165,7 @@ def test_a_refused_visibility_is_recorded_and_the_longest_accepted_is_set(fake_c
         # The longest accepted, to 1 %: what is left of the 12 hours since the receive.
         assert 0.99 * (43200 - 8 * 3600) <= accepted[1] <= 43200 - 8 * 3600
         assert '"WebhookVisibilityRefused":[1.0]' in capsys.readouterr().out  # the alarmed metric
-        delivery = _delivery(invoke, "late")
+        delivery = only_delivery(invoke, "late")
         assert delivery["visibility_refused_at"] and "refused" in delivery["visibility_error"]
         assert delivery["status"] == "retrying"
         # It comes back when the accepted visibility ends, not after the queue's default.

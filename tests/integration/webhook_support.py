@@ -200,6 +200,21 @@ def create_room(invoke: Callable[..., Any], room_id: str, callback_url: str | No
     return created
 
 
+def close_room(invoke: Callable[..., Any], room_id: str) -> str:
+    """DELETE the room through the admin API; returns its delivery id."""
+    status, body = admin(invoke, "DELETE", f"/rooms/{room_id}")
+    assert status == 202, body
+    return str(body["delivery_id"])
+
+
+def only_delivery(invoke: Callable[..., Any], room_id: str) -> dict[str, Any]:
+    """The room's one delivery with its attempts (GET /rooms/{id}/deliveries)."""
+    status, listing = admin(invoke, "GET", f"/rooms/{room_id}/deliveries")
+    assert status == 200, listing
+    (delivery,) = listing["deliveries"]
+    return dict(delivery)
+
+
 class QueueDriver:
     """Lambda's SQS event source, played by hand against moto's queue."""
 

@@ -82,8 +82,12 @@ class ChatMessageData(_Data):
     sent_at: str
     client_msg_id: str | None = None
     meta: dict[str, Any] | None = None
-    # Issue 13's flag on server and bot messages (absent on a member's `send`).
+    # Server and bot messages (absent on a member's `send`), and a finished stream's flags:
+    # the same fields chat_history carries (webhooks/payload.chat_item).
     sender_kind: str | None = None
+    streamed: bool | None = None
+    stream_ended_by: str | None = None
+    incomplete: bool | None = None
 
 
 class MessageCreatedData(_Data):
