@@ -19,8 +19,11 @@ This module corrects exactly those, and nothing else of moto's behaviour:
    and, if any action fails, puts those copies back (or removes an item it created):
    every action of a failed transaction is undone, as before; stream records it wrote
    are dropped, as the table copy used to drop them.
-2. DynamoDB ``Item`` and SQS ``Message`` objects are not tracked (the moto dashboard
-   lists no DynamoDB items or SQS messages; nothing else of moto reads those lists).
+2. DynamoDB ``Item``, stream ``StreamRecord``, ``ShardIterator`` and SQS ``Message``
+   objects are not tracked (the moto dashboard lists none of them; nothing else of moto
+   reads those lists). A stream record holds both item images (NEW_AND_OLD_IMAGES): while
+   tracked, every record the shard dropped (4 below) stayed alive in the list, ~25 KB
+   per chat message in the local runtime.
 3. A ``Query`` on the table reads only the queried partition; a ``Query`` on an index
    skips the sort of the whole table (moto sorts the matching items again with a total
    order: index keys, then the table's keys), so its result is unchanged. An index
@@ -28,13 +31,15 @@ This module corrects exactly those, and nothing else of moto's behaviour:
    add one.
 4. Streams (the outbox of docs/webhooks.md, read by the runtime's stream pollers): moto
    keeps every stream record of a table for good, and every shard iterator it ever handed
-   out (one per GetRecords call, ~1 KB each: 18 MB an hour for one idle poller). Here a
+   out (one per GetRecords call, ~1.7 KB each: 30 MB an hour for one idle poller). Here a
    shard iterator expires 15 minutes after it was issued, as DynamoDB's do, and the records
    that every reader has read past are dropped: a record is kept while any iterator not
    yet used points at or before it (with no reader at all, records are kept, as before).
    DynamoDB keeps records 24 hours whoever read them; locally nobody reads a record twice
    (a reader goes on with NextShardIterator), and an iterator used again after its records
    were dropped reads from the oldest record kept, as an expired position would after 24 h.
+   What is kept is then bounded by time: a poller reading 5 times a second holds ~4,500
+   live iterators, ~8 MB, from 15 minutes on.
 
 Applied by the local runtime before its moto server starts and by the tests' in-process
 moto (tests/conftest.py), so both run the same DynamoDB. The code replaced is moto's
@@ -91,9 +96,11 @@ def apply() -> bool:
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.dynamo_type import Item
     from moto.dynamodb.models.table import Table
+    from moto.dynamodb.models.table import StreamRecord
+    from moto.dynamodbstreams.models import ShardIterator
     from moto.sqs.models import Message
 
-    for model in (Item, Message):
+    for model in (Item, Message, StreamRecord, ShardIterator):
         model.__new__ = staticmethod(_untracked_new)  # type: ignore[method-assign]
         model.instances_tracked = []  # type: ignore[attr-defined]
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
