@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import gc
 import threading
-import weakref
 import warnings
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
