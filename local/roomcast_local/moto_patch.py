@@ -95,13 +95,13 @@ def apply() -> bool:
         return False
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.dynamo_type import Item
-    from moto.dynamodb.models.table import Table
-    from moto.dynamodb.models.table import StreamRecord
+    from moto.dynamodb.models.table import StreamRecord, Table
     from moto.dynamodbstreams.models import ShardIterator
     from moto.sqs.models import Message
 
-    for model in (Item, Message, StreamRecord, ShardIterator):
-        model.__new__ = staticmethod(_untracked_new)  # type: ignore[method-assign]
+    untracked: tuple[type, ...] = (Item, Message, StreamRecord, ShardIterator)
+    for model in untracked:
+        model.__new__ = staticmethod(_untracked_new)  # type: ignore[assignment]
         model.instances_tracked = []  # type: ignore[attr-defined]
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
     original_query = Table.query
