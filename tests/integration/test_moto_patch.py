@@ -268,6 +268,47 @@ def test_items_stream_records_iterators_and_sqs_messages_are_not_tracked(ddb: An
     assert len(ddb.scan(TableName=TABLE)["Items"]) == 20
 
 
+def test_no_moto_model_list_grows_with_the_calls_the_runtime_makes(ddb: Any) -> None:
+    # Across every model moto tracks, not only the four untracked ones: a model a future moto
+    # (or a call the runtime starts making) adds to the per-request path shows up here.
+    from moto.core.model_instances import model_data
+
+    streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+    arn = ddb.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+    shard_id = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    reader = [streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]]
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="calls")["QueueUrl"]
+
+    def calls(n: int) -> None:
+        ddb.put_item(TableName=TABLE, Item={**_key("R", f"M{n}"), "text": _s("x")})
+        ddb.update_item(TableName=TABLE, Key=_key("R", "META"), UpdateExpression="ADD c :one",
+                        ExpressionAttributeValues={":one": {"N": "1"}})
+        ddb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": TABLE, "Item": _key("R", f"T{n}")}},
+            {"Update": {"TableName": TABLE, "Key": _key("R", "META"), "UpdateExpression": "ADD c :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}}}}])
+        ddb.get_item(TableName=TABLE, Key=_key("R", "META"))
+        ddb.query(TableName=TABLE, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": _s("R")})
+        ddb.delete_item(TableName=TABLE, Key=_key("R", f"M{n}"))
+        page = streams.get_records(ShardIterator=reader[0])
+        reader[0] = page["NextShardIterator"]
+        sqs.send_message(QueueUrl=url, MessageBody=str(n))
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    def tracked() -> dict[str, int]:
+        return {f"{service}.{name}": len(model.instances_tracked)  # type: ignore[attr-defined]
+                for service, models in model_data.items() for name, model in models.items()}
+
+    calls(0)  # one-off parts (a queue's, a shard's) are built on first use
+    before = tracked()
+    for n in range(1, 21):
+        calls(n)
+    grown = {name: (before.get(name, 0), count) for name, count in tracked().items() if count > before.get(name, 0)}
+    assert grown == {}
+
+
 def test_records_read_past_are_freed_not_only_unlisted(ddb: Any) -> None:
     # moto's tracking list used to keep every StreamRecord (two item images each) alive after
     # the shard dropped it: the local runtime grew ~25 KB per chat message that way.
