@@ -17,7 +17,7 @@
 // page through window.roomcastDemo and the events "roomcast-demo:joined" / ":left" / ":closed".
 
 import { RoomcastClient, RoomcastError, UnauthorizedError } from "../dist/index.js";
-import { avatar, clock, el, describeError } from "./ui.js";
+import { avatar, clock, el, describeError, icon } from "./ui.js";
 
 /** @typedef {import("../dist/index.js").Room} Room */
 /** @typedef {import("../dist/index.js").Message} Message */
@@ -323,7 +323,9 @@ function onConnectionState(d) {
       gave_up: "Offline",
       connect_failed: "Disconnected",
     });
-    setStatus("closed", labels[d.cause] ?? "Disconnected", d.cause);
+    // A closed room is the end of the conversation for every page, the closer's too.
+    const label = state.room?.state === "closed" ? "Room closed" : labels[d.cause] ?? "Disconnected";
+    setStatus("closed", label, d.cause);
     log(`connection closed (${d.cause})`);
   }
 }
@@ -629,7 +631,7 @@ function markDeletable() {
     const button = li.querySelector("button.delete");
     const wanted = allowed && li.dataset.messageId && li.dataset.deleted !== "true";
     if (wanted && !button) {
-      const control = el("button", { type: "button", class: "rc-icon-btn delete", "data-testid": "delete-message", title: "Delete this message (moderators)" }, ["🗑"]);
+      const control = el("button", { type: "button", class: "rc-icon-btn delete", "data-testid": "delete-message", title: "Delete this message (moderators)", "aria-label": "Delete this message" }, [icon("trash")]);
       control.addEventListener("click", () => {
         const id = li.dataset.messageId;
         if (id && state.room) void moderate("delete", () => /** @type {Room} */ (state.room).deleteMessage(id));
@@ -725,7 +727,7 @@ function memberRow(m) {
     el("span", { class: "rc-row-main" }, [title, sub]),
   ]);
   if (!you && roomIsJoined()) {
-    const call = el("button", { type: "button", class: "rc-icon-btn", "data-testid": "call-member", title: `Call ${m.name}` }, ["📞"]);
+    const call = el("button", { type: "button", class: "rc-icon-btn", "data-testid": "call-member", title: `Call ${m.name}`, "aria-label": `Call ${m.name}` }, [icon("phone")]);
     call.addEventListener("click", () => window.dispatchEvent(new CustomEvent("roomcast-demo:call", { detail: { user_id: m.user_id, name: m.name } })));
     li.append(call);
   }
@@ -1180,6 +1182,10 @@ function start() {
   ui.roomMenuButton.addEventListener("click", (/** @type {Event} */ event) => {
     event.stopPropagation();
     toggleMenu(ui.roomMenuButton, ui.roomMenu);
+  });
+  // A chosen item closes its menu (each item's own handler runs first).
+  ui.roomMenu.addEventListener("click", (/** @type {Event} */ event) => {
+    if (/** @type {HTMLElement} */ (event.target).closest("button")) closeMenus();
   });
   document.addEventListener("click", (event) => {
     if (state.openMenu && !state.openMenu.contains(/** @type {Node} */ (event.target))) closeMenus();

@@ -1,12 +1,12 @@
 // @ts-check
 // The demo's call overlay: one panel for a 1:1 call, by name (client.calls, a CallManager).
-// "📞 Call" in the room's header (shown with exactly one other person) or the phone next to a
+// "Call" in the room's header (shown with exactly one other person) or the phone next to a
 // person opens it: choose video or audio; the callee's overlay rings with Accept / Reject;
 // then both videos and Hang up. It starts with each join (window.roomcastDemo) and exposes
 // the CallManager as window.roomcastCalls for tests and the console.
 
 import { newCallId } from "../dist/index.js";
-import { el } from "./ui.js";
+import { el, icon } from "./ui.js";
 
 /** @typedef {import("../dist/index.js").CallManager} CallManager */
 
@@ -37,8 +37,8 @@ const ui = {
   remoteVideo: /** @type {HTMLVideoElement} */ (el("video", { id: "call-remote-video", "data-testid": "call-remote-video", autoplay: "", playsinline: "", "aria-label": "The other side" })),
   videos: el("div", { class: "call-videos", "data-testid": "call-videos" }),
   choose: el("div", { class: "call-actions", "data-testid": "call-choose" }),
-  video: el("button", { type: "button", class: "rc-btn", "data-testid": "call-video" }, ["🎥 Video call"]),
-  audio: el("button", { type: "button", class: "rc-btn rc-quiet", "data-testid": "call-audio" }, ["🎙 Audio call"]),
+  video: el("button", { type: "button", class: "rc-btn", "data-testid": "call-video" }, [icon("video"), " Video call"]),
+  audio: el("button", { type: "button", class: "rc-btn rc-quiet", "data-testid": "call-audio" }, [icon("mic"), " Audio call"]),
   cancel: el("button", { type: "button", class: "rc-btn rc-quiet", "data-testid": "call-cancel" }, ["Cancel"]),
   accept: el("button", { id: "call-accept", type: "button", class: "rc-btn", "data-testid": "call-accept" }, ["Accept"]),
   reject: el("button", { id: "call-reject", type: "button", class: "rc-btn rc-danger", "data-testid": "call-reject" }, ["Reject"]),
@@ -47,6 +47,7 @@ const ui = {
   actions: el("div", { class: "call-actions" }),
 };
 ui.localVideo.muted = true; // never play our own microphone back
+headerButton.prepend(icon("phone"), " ");
 ui.videos.append(ui.remoteVideo, ui.localVideo);
 ui.choose.append(ui.video, ui.audio, ui.cancel);
 ui.incoming.append(ui.incomingText, ui.accept, ui.reject);
