@@ -718,7 +718,7 @@ function roomIsJoined() {
 function memberRow(m) {
   const you = m.user_id === state.user?.user_id;
   const role = roleOf(m.user_id);
-  const title = el("span", { class: "rc-row-title" }, [m.name, you ? " (you)" : ""]);
+  const title = el("span", { class: "rc-row-title" }, [el("span", { class: "rc-row-name" }, [m.name]), you ? " (you)" : ""]);
   if (role !== "member") title.append(el("span", { class: "rc-badge", "data-kind": role }, [role]));
   if (state.mutedByMe.has(m.user_id)) title.append(el("span", { class: "rc-badge", "data-kind": "muted" }, ["muted"]));
   const sub = el("span", { class: "rc-row-sub" }, [m.connections > 1 ? `${m.connections} tabs` : "online"]);
@@ -1114,7 +1114,15 @@ async function showInvite(roomId) {
 
 /** @param {unknown} error */
 function showSetupError(error) {
-  ui.setupError.textContent = describeError(error);
+  const code = /** @type {any} */ (error)?.code;
+  const until = /** @type {any} */ (error)?.frame?.until;
+  const friendly = /** @type {Record<string, string>} */ ({
+    banned: `You are banned from this room${until ? ` until ${clock(until)}` : ""}.`,
+    room_not_found: "There is no such room (it may have been deleted, or the runtime restarted with a fresh state).",
+    room_closed: "This room is closed.",
+    members_only: "This room is for its members only, and you are not on its list.",
+  });
+  ui.setupError.textContent = friendly[code] ? `${friendly[code]} (${describeError(error)})` : describeError(error);
   if (!state.client) setStatus("idle", "Not connected");
 }
 

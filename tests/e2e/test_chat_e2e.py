@@ -88,7 +88,7 @@ class DemoPage:
         return self.page.locator(f'#members [data-testid="member"][data-user-id="{user_id}"]')
 
     def member_name(self, user_id: str) -> Any:
-        return self.member(user_id).locator(".rc-row-title")
+        return self.member(user_id).locator(".rc-row-name")
 
     def member_action(self, user_id: str, action: str) -> None:
         """Open the ⋯ menu next to a person and choose an action (member-mute, member-kick, ...)."""
