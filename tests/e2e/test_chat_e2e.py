@@ -57,6 +57,10 @@ class DemoPage:
         expect(self.page.locator("#status")).to_have_attribute(
             "data-state", "open", timeout=WAIT_MS
         )
+        # Connected is not joined yet: wait for the room (window.roomcastDemo is set once it is).
+        self.page.wait_for_function(
+            "() => window.roomcastDemo?.room?.state === 'joined'", timeout=WAIT_MS
+        )
 
     def menu(self, item: str) -> None:
         """Choose an item of the room's ⋯ menu (leave, close, drop, the server tools)."""

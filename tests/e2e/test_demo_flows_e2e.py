@@ -674,3 +674,55 @@ def _readme_flow(alice: DemoPage, bob: DemoPage, local_runtime: Any) -> None:
     assert len(tomb) == 1 and tomb[0]["text"] == "" and tomb[0]["deleted_by"] == alice_id
     ends = sorted(s["end_reason"] for s in sync["session_history"] if s["user_id"] == bob_id)
     assert ends == ["banned", "kicked", "room_closed"], sync["session_history"]
+
+
+def test_an_operators_disconnect_and_a_runtime_that_is_gone_are_shown_with_what_to_do(
+    browser: Browser, runtime_factory: Any
+) -> None:
+    # A runtime of its own: the test stops it.
+    runtime = runtime_factory("--no-receiver")
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        alice = DemoPage(context.new_page(), runtime.http_url)
+        alice_id = unique("alice")
+        alice.open(alice_id, "Alice").create_room("Ops")
+        alice.send("before the operator")
+
+        # An operator disconnects Alice (POST /users/{id}/disconnect): told why, no reconnect loop.
+        status, body = runtime.admin(
+            "POST", f"/users/{alice_id}/disconnect", {"reason": "maintenance at noon"}
+        )
+        assert status == 200, body
+        banner = alice.page.locator("#connection-banner")
+        expect(banner).to_contain_text("An operator disconnected you", timeout=WAIT_MS)
+        expect(banner).to_contain_text("maintenance at noon")
+        expect(alice.status()).to_have_text("Disconnected by an operator", timeout=WAIT_MS)
+        expect(alice.page.locator("#room-state")).to_contain_text(
+            "An operator disconnected you from the server"
+        )
+        expect(alice.page.locator("#message-input")).to_be_disabled()
+        _screenshot(alice, "state-disconnected-by-operator")
+        alice.page.wait_for_timeout(1500)
+        assert alice.client_state() == "closed", "no reconnect after an operator's disconnect"
+        banner.locator('[data-testid="connection-banner-action"]').click()  # Connect again
+        alice.wait_joined()
+        expect(alice.messages()).to_have_text(["before the operator"], timeout=WAIT_MS)
+
+        # The runtime goes away: the page keeps trying, and after a few attempts says what is
+        # probably wrong and what to do.
+        assert runtime.stop() == 0
+        alice.page.wait_for_timeout(3000)
+        print(
+            "LOG",
+            alice.page.evaluate(
+                "() => [...document.querySelectorAll('#log li')].slice(-25).map(l => l.textContent).join('\\n')"
+            ),
+        )
+        expect(alice.status()).to_have_attribute("data-state", "reconnecting", timeout=WAIT_MS)
+        expect(banner).to_contain_text("Can't reach the roomcast runtime", timeout=WAIT_MS * 2)
+        expect(banner).to_contain_text("make run")
+        expect(banner.locator('[data-testid="connection-banner-action"]')).to_have_text("Retry now")
+        _screenshot(alice, "state-runtime-gone")
+        assert alice.errors == [], alice.errors
+    finally:
+        context.close()

@@ -16,7 +16,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 NODE = shutil.which("node") or "/usr/bin/node"
 # Every module a browser loads: the built client and the demo page's scripts.
-MODULES = sorted([*(ROOT / "client" / "dist").glob("*.js"), *(ROOT / "client" / "demo").glob("*.js")])
+MODULES = sorted(
+    [*(ROOT / "client" / "dist").glob("*.js"), *(ROOT / "client" / "demo").glob("*.js")]
+)
 
 pytestmark = pytest.mark.skipif(
     not Path(NODE).exists(), reason="node is not installed (needed to run the client's unit tests)"
