@@ -711,13 +711,6 @@ def test_an_operators_disconnect_and_a_runtime_that_is_gone_are_shown_with_what_
         # The runtime goes away: the page keeps trying, and after a few attempts says what is
         # probably wrong and what to do.
         assert runtime.stop() == 0
-        alice.page.wait_for_timeout(3000)
-        print(
-            "LOG",
-            alice.page.evaluate(
-                "() => [...document.querySelectorAll('#log li')].slice(-25).map(l => l.textContent).join('\\n')"
-            ),
-        )
         expect(alice.status()).to_have_attribute("data-state", "reconnecting", timeout=WAIT_MS)
         expect(banner).to_contain_text("Can't reach the roomcast runtime", timeout=WAIT_MS * 2)
         expect(banner).to_contain_text("make run")
