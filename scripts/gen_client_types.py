@@ -104,6 +104,10 @@ class Converter:
         body = self.type(schema)
         if body.startswith("{") and schema.get("type") == "object" and "properties" in schema:
             return f"{head}export interface {name} {body}"
+        if len(body) > 90 and "{" not in body and " | " in body:
+            # A long union of names or literals: one member a line, as a formatter would.
+            lines = "".join(f"\n  | {part}" for part in body.split(" | "))
+            return f"{head}export type {name} ={lines};"
         return f"{head}export type {name} = {body};"
 
 

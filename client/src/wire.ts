@@ -31,7 +31,22 @@ export interface CallFailedFrame {
 }
 
 /** A frame a client sends, routed on `action`. */
-export type ClientFrame = JoinAction | LeaveAction | SendAction | HistoryAction | TypingAction | PingAction | CloseAction | InboxAction | KickAction | BanAction | UnbanAction | MuteAction | UnmuteAction | DeleteMessageAction | SignalAction;
+export type ClientFrame =
+  | JoinAction
+  | LeaveAction
+  | SendAction
+  | HistoryAction
+  | TypingAction
+  | PingAction
+  | CloseAction
+  | InboxAction
+  | KickAction
+  | BanAction
+  | UnbanAction
+  | MuteAction
+  | UnmuteAction
+  | DeleteMessageAction
+  | SignalAction;
 
 /** Room admins only: close the room (same effect as the admin API's DELETE). */
 export interface CloseAction {
@@ -55,7 +70,33 @@ export interface DisconnectedFrame {
 }
 
 /** Every `code` an error frame (or an admin API error body) can carry. */
-export type ErrorCode = "bad_request" | "banned" | "call_not_found" | "conflict" | "forbidden" | "internal_error" | "invalid_call_state" | "invalid_cursor" | "invalid_frame" | "members_only" | "message_not_found" | "muted" | "not_found" | "not_member" | "not_moderator" | "not_room_admin" | "payload_too_large" | "rate_limited" | "room_closed" | "room_not_found" | "stream_ended" | "too_many_rooms" | "unauthorized" | "unknown_action" | "unsafe_url" | "user_not_found";
+export type ErrorCode =
+  | "bad_request"
+  | "banned"
+  | "call_not_found"
+  | "conflict"
+  | "forbidden"
+  | "internal_error"
+  | "invalid_call_state"
+  | "invalid_cursor"
+  | "invalid_frame"
+  | "members_only"
+  | "message_not_found"
+  | "muted"
+  | "not_found"
+  | "not_member"
+  | "not_moderator"
+  | "not_room_admin"
+  | "payload_too_large"
+  | "rate_limited"
+  | "room_closed"
+  | "room_not_found"
+  | "stream_ended"
+  | "too_many_rooms"
+  | "unauthorized"
+  | "unknown_action"
+  | "unsafe_url"
+  | "user_not_found";
 
 export interface ErrorFrame {
   type: "error";
@@ -321,7 +362,28 @@ export interface SendAction {
 }
 
 /** A frame the server sends, told apart by `type`. */
-export type ServerFrame = JoinedFrame | LeftFrame | MemberEventFrame | MessageFrame | AckFrame | HistoryFrame | TypingEventFrame | PongFrame | RoomClosedFrame | ErrorFrame | NotificationFrame | MessageDeltaFrame | InboxFrame | ModeratedFrame | KickedFrame | MutedFrame | MessageDeletedFrame | DisconnectedFrame | SignalRelayFrame | SignalAckFrame | CallFailedFrame;
+export type ServerFrame =
+  | JoinedFrame
+  | LeftFrame
+  | MemberEventFrame
+  | MessageFrame
+  | AckFrame
+  | HistoryFrame
+  | TypingEventFrame
+  | PongFrame
+  | RoomClosedFrame
+  | ErrorFrame
+  | NotificationFrame
+  | MessageDeltaFrame
+  | InboxFrame
+  | ModeratedFrame
+  | KickedFrame
+  | MutedFrame
+  | MessageDeletedFrame
+  | DisconnectedFrame
+  | SignalRelayFrame
+  | SignalAckFrame
+  | CallFailedFrame;
 
 export interface SignalAckFrame {
   type: "signal.ack";
