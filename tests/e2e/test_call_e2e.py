@@ -1,7 +1,7 @@
 """A real WebRTC call between two Chromium pages, signaled by roomcast over the local runtime.
 
 Two demo pages (separate browser contexts, like two people) join one room. Alice calls
-Bob from the call panel (client/demo/call-ui.js on client/calls.js), Bob accepts; the
+Bob from the call overlay (client/demo/calls-ui.js on the client's CallManager), Bob accepts; the
 offer, answer and ICE candidates travel through the `signal` route of the local
 runtime's WebSocket gateway and the signal function. Chromium's fake camera and
 microphone supply the media; no STUN/TURN is needed on loopback (iceServers: []).
@@ -49,9 +49,7 @@ def media_browser(browser: Browser) -> Iterator[Browser]:
 
 @pytest.fixture
 def call_pages(media_browser: Browser, local_runtime: Any) -> Iterator[tuple[DemoPage, DemoPage]]:
-    contexts = [
-        media_browser.new_context(permissions=["microphone", "camera"]) for _ in range(2)
-    ]
+    contexts = [media_browser.new_context(permissions=["microphone", "camera"]) for _ in range(2)]
     try:
         first, second = (DemoPage(c.new_page(), local_runtime.http_url) for c in contexts)
         yield first, second
@@ -74,22 +72,28 @@ def peer_connection_state(page: DemoPage) -> str:
     )
 
 
-def test_two_pages_place_a_real_webrtc_call(call_pages: tuple[DemoPage, DemoPage], local_runtime: Any) -> None:
+def test_two_pages_place_a_real_webrtc_call(
+    call_pages: tuple[DemoPage, DemoPage], local_runtime: Any
+) -> None:
     alice, bob = call_pages
     alice_id, bob_id = unique("alice"), unique("bob")
     room_id = local_runtime.create_room("Call room")["room_id"]
     alice.open(alice_id, "Alice", room=room_id).wait_joined()
     bob.open(bob_id, "Bob", room=room_id).wait_joined()
 
-    # The call panel lists Bob on Alice's page once presence has him.
-    expect(alice.page.locator(f'#call-peer option[value="{bob_id}"]')).to_have_count(1, timeout=WAIT_MS)
-    alice.page.select_option("#call-peer", bob_id)
-    alice.page.select_option("#call-media", "video")
-    alice.page.click("#call-start")
+    # The phone next to Bob in Alice's people list, once presence has him; then video.
+    alice.page.locator(f'#members [data-user-id="{bob_id}"] [data-testid="call-member"]').click(
+        timeout=WAIT_MS
+    )
+    expect(alice.page.locator("#call-overlay")).to_contain_text("Call Bob")
+    alice.page.click('[data-testid="call-video"]')
     wait_call_state(alice, "invited")
+    expect(alice.page.locator("#call-state")).to_have_text("Calling Bob…")
 
     expect(bob.page.locator("#call-incoming")).to_be_visible(timeout=WAIT_MS)
-    expect(bob.page.locator('[data-testid="call-incoming-text"]')).to_contain_text("Alice is calling (video)")
+    expect(bob.page.locator('[data-testid="call-incoming-text"]')).to_contain_text(
+        "Alice is calling (video)"
+    )
     wait_call_state(bob, "ringing")
     expect(bob.page.locator("#call-start")).to_be_disabled()
     bob.page.click("#call-accept")
@@ -122,10 +126,14 @@ def test_two_pages_place_a_real_webrtc_call(call_pages: tuple[DemoPage, DemoPage
         page.page.wait_for_function(
             "() => window.roomcastCalls.active?.channel?.readyState === 'open'", timeout=WAIT_MS
         )
-    alice.page.evaluate("() => window.roomcastCalls.send(window.roomcastCalls.active.callId, 'hello bob, over webrtc')")
+    alice.page.evaluate(
+        "() => window.roomcastCalls.send(window.roomcastCalls.active.callId, 'hello bob, over webrtc')"
+    )
     bob.page.wait_for_function("() => window.__received.length === 1", timeout=WAIT_MS)
     assert bob.page.evaluate("() => window.__received") == ["hello bob, over webrtc"]
-    bob.page.evaluate("() => window.roomcastCalls.send(window.roomcastCalls.active.callId, 'hi alice')")
+    bob.page.evaluate(
+        "() => window.roomcastCalls.send(window.roomcastCalls.active.callId, 'hi alice')"
+    )
     alice.page.wait_for_function("() => window.__received.length === 1", timeout=WAIT_MS)
     assert alice.page.evaluate("() => window.__received") == ["hi alice"]
     call_id = alice.page.evaluate("() => window.roomcastCalls.active.callId")
@@ -135,7 +143,7 @@ def test_two_pages_place_a_real_webrtc_call(call_pages: tuple[DemoPage, DemoPage
     alice.page.click("#call-hangup")
     wait_call_state(alice, "ended")
     wait_call_state(bob, "ended")
-    expect(bob.page.locator("#call-state")).to_contain_text("hangup")
+    expect(bob.page.locator("#call-state")).to_contain_text("The call with Alice ended (hangup)")
     assert bob.page.evaluate("() => window.roomcastCalls.active") is None
 
     # The call record: accepted (started_at), then ended by Alice, with a duration.
@@ -149,16 +157,17 @@ def test_two_pages_place_a_real_webrtc_call(call_pages: tuple[DemoPage, DemoPage
     assert call["duration_seconds"] == call["duration_ms"] / 1000
 
 
-def test_rejected_call_in_the_browser(call_pages: tuple[DemoPage, DemoPage], local_runtime: Any) -> None:
+def test_rejected_call_in_the_browser(
+    call_pages: tuple[DemoPage, DemoPage], local_runtime: Any
+) -> None:
     alice, bob = call_pages
     alice_id, bob_id = unique("alice"), unique("bob")
     room_id = local_runtime.create_room("Reject room")["room_id"]
     alice.open(alice_id, "Alice", room=room_id).wait_joined()
     bob.open(bob_id, "Bob", room=room_id).wait_joined()
-    expect(alice.page.locator(f'#call-peer option[value="{bob_id}"]')).to_have_count(1, timeout=WAIT_MS)
-    alice.page.select_option("#call-peer", bob_id)
-    alice.page.select_option("#call-media", "audio")
+    expect(alice.page.locator("#call-start")).to_be_visible(timeout=WAIT_MS)  # a room of two
     alice.page.click("#call-start")
+    alice.page.click('[data-testid="call-audio"]')
     expect(bob.page.locator("#call-incoming")).to_be_visible(timeout=WAIT_MS)
     bob.page.click("#call-reject")
     wait_call_state(alice, "ended")

@@ -1,7 +1,7 @@
 """Chat in real Chromium: two demo pages on the local runtime, presence, typing, messages.
 
 The pages load client/demo/ from the runtime and talk to its WebSocket gateway through
-client/roomcast.js; nothing is mocked. `DemoPage` (shared with test_reconnect_e2e.py and
+@roomcast/client (client/dist/); nothing is mocked. `DemoPage` (shared with test_reconnect_e2e.py and
 test_close_e2e.py) drives the page only through its element ids and data-testid
 attributes, the way a user would, plus `window.roomcastDemo` where a test needs a hook.
 """
@@ -33,6 +33,7 @@ class DemoPage:
         self.page = page
         self.demo_url = http_url.rstrip("/") + "/client/demo/"
         self.errors: list[str] = []
+        self.console: list[str] = []
         page.on("pageerror", lambda error: self.errors.append(str(error)))
 
     def open(self, user: str, name: str, room: str | None = None) -> DemoPage:
@@ -56,6 +57,24 @@ class DemoPage:
         expect(self.page.locator("#status")).to_have_attribute(
             "data-state", "open", timeout=WAIT_MS
         )
+        # Connected is not joined yet: wait for the room (window.roomcastDemo is set once it is).
+        self.page.wait_for_function(
+            "() => window.roomcastDemo?.room?.state === 'joined'", timeout=WAIT_MS
+        )
+
+    def menu(self, item: str) -> None:
+        """Choose an item of the room's ⋯ menu (leave, close, drop, the server tools)."""
+        self.page.click("#room-menu-button")
+        self.page.click(item)
+
+    def close_room(self) -> None:
+        """Close the room as its admin: the menu item, then the confirm step."""
+        self.menu("#close-room")
+        expect(self.page.locator("#close-dialog")).to_be_visible(timeout=WAIT_MS)
+        self.page.click("#confirm-close-room")
+
+    def leave(self) -> None:
+        self.menu("#leave-room")
 
     def send(self, text: str) -> None:
         """Send through the form and wait for the server's ack (the line turns `sent`)."""
@@ -72,11 +91,22 @@ class DemoPage:
     def member(self, user_id: str) -> Any:
         return self.page.locator(f'#members [data-testid="member"][data-user-id="{user_id}"]')
 
+    def member_name(self, user_id: str) -> Any:
+        return self.member(user_id).locator(".rc-row-name")
+
+    def member_action(self, user_id: str, action: str) -> None:
+        """Open the ⋯ menu next to a person and choose an action (member-mute, member-kick, ...)."""
+        self.member(user_id).locator('[data-testid="member-menu"]').click()
+        self.member(user_id).locator(f'[data-testid="{action}"]').click()
+
     def status(self) -> Any:
         return self.page.locator("#status")
 
     def client_state(self) -> str:
         return str(self.page.evaluate("() => window.roomcastDemo.client.state"))
+
+    def room_state(self) -> str:
+        return str(self.page.evaluate("() => window.roomcastDemo.room.state"))
 
 
 @pytest.fixture
@@ -137,7 +167,7 @@ def test_two_pages_chat_with_presence_and_typing(pages: tuple[DemoPage, DemoPage
     assert bob.page.locator("#messages img").count() == 0
 
     # Leaving shows on the other page.
-    bob.page.click("#leave-room")
+    bob.leave()
     expect(alice.member(bob_id)).to_have_count(0, timeout=WAIT_MS)
     expect(alice.page.locator("#member-count")).to_have_text("1")
 
@@ -169,7 +199,7 @@ def test_one_user_in_two_tabs_is_one_member_until_the_last_tab_goes(
     second_tab = DemoPage(bob.page.context.new_page(), alice.demo_url.removesuffix("client/demo/"))
     second_tab.open(bob_id, "Bob", room=room_id).wait_joined()
 
-    expect(alice.member(bob_id)).to_have_text("Bob · 2 tabs", timeout=WAIT_MS)
+    expect(alice.member(bob_id).locator(".rc-row-sub")).to_have_text("2 tabs", timeout=WAIT_MS)
     expect(alice.page.locator("#member-count")).to_have_text("2")
     # A message reaches both of bob's tabs.
     alice.send("to every tab")
@@ -177,7 +207,7 @@ def test_one_user_in_two_tabs_is_one_member_until_the_last_tab_goes(
     expect(second_tab.messages()).to_have_text(["to every tab"], timeout=WAIT_MS)
 
     second_tab.page.close()  # the browser closes its socket: $disconnect
-    expect(alice.member(bob_id)).to_have_text("Bob", timeout=WAIT_MS)
+    expect(alice.member(bob_id).locator(".rc-row-sub")).to_have_text("online", timeout=WAIT_MS)
     bob.page.close()
     expect(alice.member(bob_id)).to_have_count(0, timeout=WAIT_MS)
     expect(alice.page.locator("#member-count")).to_have_text("1")

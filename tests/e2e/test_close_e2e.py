@@ -92,25 +92,30 @@ def test_admin_closes_room_and_receiver_stores_verified_sync(
     room_id = alice.open(alice_id, "Alice").create_room("Retro")
     bob.open(bob_id, "Bob", room=room_id).wait_joined()
 
-    # Only the room's admins get the button (alice created the room, so she is one).
-    expect(alice.page.locator("#close-room")).to_be_visible(timeout=WAIT_MS)
-    expect(bob.page.locator("#close-room")).to_be_hidden()
+    # Only the room's admins get the menu item (alice created the room, so she is one).
+    expect(alice.page.locator("#close-room")).to_have_attribute("data-testid", "close-room")
+    alice.page.wait_for_function(
+        "() => !document.getElementById('close-room').hidden", timeout=WAIT_MS
+    )
+    assert bob.page.evaluate("() => document.getElementById('close-room').hidden") is True
 
     alice.send("first")
     bob.send("second")
     alice.send("third")
     expect(bob.messages()).to_have_text(["first", "second", "third"], timeout=WAIT_MS)
 
-    alice.page.click("#close-room")
+    alice.close_room()
     for page in (alice, bob):
-        expect(page.page.locator("#room-closed")).to_be_visible(timeout=WAIT_MS)
-        expect(page.page.locator("#room-closed")).to_contain_text(f"closed by {alice_id}")
+        expect(page.page.locator("#room-state")).to_be_visible(timeout=WAIT_MS)
+        expect(page.page.locator("#room-state")).to_contain_text(
+            "closed by you" if page is alice else "closed by Alice"
+        )
         expect(page.page.locator("#message-input")).to_be_disabled()
     # The server closed bob's socket after room.closed: the client treats that as the end
     # (its only room is gone), so it does not reconnect.
     expect(bob.status()).to_have_attribute("data-state", "closed", timeout=WAIT_MS)
     assert bob.client_state() == "closed"
-    assert alice.page.evaluate("() => window.roomcastDemo.client.rooms") == []
+    assert alice.room_state() == "closed" and bob.room_state() == "closed"
 
     receiver_base = str(local_runtime.receiver_url).rstrip("/").removesuffix("/webhooks")
     sync = _wait_for_sync(receiver_base, room_id)
@@ -169,7 +174,7 @@ def test_non_admin_close_is_refused(pages: tuple[DemoPage, DemoPage]) -> None:
     bob.open(unique("bob"), "Bob", room=room_id).wait_joined()
     code = bob.page.evaluate(
         """async (roomId) => {
-            try { await window.roomcastDemo.client.close(roomId); return "closed"; }
+            try { await window.roomcastDemo.room.close(); return "closed"; }
             catch (error) { return error.code; }
         }""",
         room_id,

@@ -64,9 +64,9 @@ def test_cut_socket_reconnects_and_catches_up_through_history(
     texts = alice.messages().all_text_contents()
     assert len(texts) == len(set(texts)), f"duplicates after the reconnect: {texts}"
     state: Any = alice.page.evaluate(
-        "() => ({rooms: window.roomcastDemo.client.rooms, state: window.roomcastDemo.client.state})"
+        "() => ({room: window.roomcastDemo.room.id, joined: window.roomcastDemo.room.state, state: window.roomcastDemo.client.state})"
     )
-    assert state == {"rooms": [room_id], "state": "open"}
+    assert state == {"room": room_id, "joined": "joined", "state": "open"}
 
 
 def test_server_side_delete_connection_reconnects_and_catches_up(

@@ -1,4 +1,4 @@
-// Unit tests of client/calls.js (CallManager) under Node's built-in test runner.
+// Unit tests of the client's CallManager (client/src/calls.ts, built to client/dist/) under Node's built-in test runner.
 // A fake RoomcastClient records the signal frames and answers them like the signal
 // function does; a fake RTCPeerConnection records what the manager asks of WebRTC.
 // The real thing (Chromium, real ICE, real media) is tests/e2e/test_call_e2e.py.
@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { CallManager, DATA_CHANNEL_LABEL, newCallId } from "../../client/calls.js";
+import { CallManager, DATA_CHANNEL_LABEL, newCallId } from "../../client/dist/calls.js";
 
 class FakeClient extends EventTarget {
   constructor() {
@@ -16,7 +16,14 @@ class FakeClient extends EventTarget {
     this.replies = []; // functions(frame) -> reply or undefined (default ack)
   }
 
-  async request(frame) {
+  // What CallManager uses of RoomcastClient: on() for its events, _request() for signals.
+  on(type, listener) {
+    const wrapped = (event) => listener(event.detail);
+    this.addEventListener(type, wrapped);
+    return () => this.removeEventListener(type, wrapped);
+  }
+
+  async _request(frame) {
     this.sent.push(frame);
     const custom = this.replies.shift();
     const reply = custom ? custom(frame) : undefined;
@@ -278,7 +285,7 @@ test("hangup, ICE failure and a closed socket all end calls", async () => {
   assert.equal(client.ofType("call-hangup").at(-1).reason, "ice-failed");
 
   const third = await manager.invite("lobby", "bob");
-  client.dispatchEvent(new CustomEvent("close", { detail: { code: 1006, willReconnect: true } }));
+  client.dispatchEvent(new CustomEvent("state", { detail: { state: "reconnecting", previous: "open", attempt: 1 } }));
   assert.equal(third.state, "ended");
   assert.equal(third.reason, "disconnected");
 });

@@ -1,7 +1,9 @@
-"""The browser client under Node (no npm, no browser): the syntax of every client module,
-test_chat_client.mjs (reconnect, catch-up, resend, presence, heartbeats against a scripted
-in-memory server) and test_calls_client.mjs (CallManager against a fake client and a fake
-RTCPeerConnection). The real browser runs are the e2e tests."""
+"""The browser client under Node (no browser): the syntax of every module the browser loads
+(client/dist/ and the demo), test_chat_client.mjs (reconnect, catch-up, resend, presence,
+heartbeats against a scripted in-memory server), test_room_states.mjs (the Room state
+machines: kick, ban, close, refused rejoins, unauthorized) and test_calls_client.mjs
+(CallManager against a fake client and a fake RTCPeerConnection). The real browser runs
+are the e2e tests."""
 
 from __future__ import annotations
 
@@ -13,8 +15,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE = shutil.which("node") or "/usr/bin/node"
-# Every browser module under client/ (the client, the call API, the demo page scripts).
-MODULES = sorted((ROOT / "client").rglob("*.js"))
+# Every module a browser loads: the built client and the demo page's scripts.
+MODULES = sorted(
+    [*(ROOT / "client" / "dist").glob("*.js"), *(ROOT / "client" / "demo").glob("*.js")]
+)
 
 pytestmark = pytest.mark.skipif(
     not Path(NODE).exists(), reason="node is not installed (needed to run the client's unit tests)"
@@ -45,7 +49,8 @@ def test_the_syntax_check_can_fail() -> None:
 
 
 @pytest.mark.parametrize(
-    ("suite", "passes"), [("test_chat_client.mjs", None), ("test_calls_client.mjs", 8)]
+    ("suite", "passes"),
+    [("test_chat_client.mjs", 18), ("test_room_states.mjs", 9), ("test_calls_client.mjs", 8)],
 )
 def test_client_logic_under_node(suite: str, passes: int | None) -> None:
     result = subprocess.run(
