@@ -10,6 +10,8 @@ export declare const MAX_HISTORY_LIMIT: number;
 export type ErrorCode =
   | "invalid_frame"
   | "bad_request"
+  | "unsupported_media_type"
+  | "method_not_allowed"
   | "unknown_action"
   | "payload_too_large"
   | "invalid_cursor"

@@ -27,13 +27,15 @@ from roomcast.models.admin import (
     RestrictRequest,
     SearchPage,
 )
-from roomcast.models.common import UserId
+from roomcast.models.common import NO_CONTROL, UserId
 from roomcast.wiring import services
 
 router = Router()
 
 UserPath = Annotated[UserId, Path(description="the user's id")]
-By = Annotated[str | None, Query(max_length=128, description="who the admin API acts for (default admin-api)")]
+By = Annotated[
+    str | None, Query(max_length=128, pattern=NO_CONTROL, description="who the admin API acts for (default admin-api)")
+]
 Limit = Annotated[int, Query(ge=1, le=100, description="entries per page")]
 Cursor = Annotated[str | None, Query(max_length=256, description="next_cursor of the previous page")]
 _ACT = {404: "room_not_found or user_not_found", 409: "room_closed"}

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 
 from roomcast.models.common import (
     DisplayName,
+    NoControl,
     OutModel,
     RoomId,
     StrictModel,
@@ -137,7 +138,7 @@ class PostMessageRequest(StrictModel):
     sender: ServerSender
     text: str = Field(min_length=1)
     # A resend with the same id (per sender and room) answers the original, duplicate: true.
-    client_msg_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    client_msg_id: Annotated[str, Field(min_length=1, max_length=64), NoControl] | None = None
     meta: dict[str, Any] | None = None
 
 
@@ -177,7 +178,7 @@ MAX_NOTIFICATION_DATA_BYTES = 8 * 1024
 
 
 class NotificationRequest(StrictModel):
-    type: Annotated[str, Field(min_length=1, max_length=64)]
+    type: Annotated[str, Field(min_length=1, max_length=64), NoControl]
     data: Any = None
     # Also keep it in the user's inbox (paged and marked read with the `inbox` action).
     store: bool = False
@@ -244,7 +245,7 @@ class ChunkResult(OutModel):
 
 Role = Literal["member", "moderator", "admin"]
 # The admin API acts as "admin-api" unless the caller names who it acts for (cut at 128).
-ActedBy = Annotated[str, Field(min_length=1, max_length=128)]
+ActedBy = Annotated[str, Field(min_length=1, max_length=128), NoControl]
 
 
 class PutMemberRequest(StrictModel):
@@ -332,7 +333,7 @@ class PresencePage(OutModel):
 
 class DisconnectRequest(StrictModel):
     # One connection of the user; all of them when absent.
-    connection_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    connection_id: Annotated[str, Field(min_length=1, max_length=128), NoControl] | None = None
     reason: Annotated[str, Field(min_length=1, max_length=200)] = "disconnected by an admin"
 
 

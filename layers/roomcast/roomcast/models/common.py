@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
@@ -9,14 +10,38 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 # Room and user ids travel in DynamoDB keys and URLs: keep them to a safe alphabet.
 RoomId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 UserId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.@:-]{1,128}$")]
-RequestId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-DisplayName = Annotated[str, StringConstraints(min_length=1, max_length=80, strip_whitespace=True)]
+# Other names and ids (display names, request and message ids, who acted, types) are shown
+# in UIs and logs and travel in keys: no control characters (C0, DEL, C1), so no NUL, no
+# newline forging a log line, no terminal escape. Written for both regex dialects (pydantic's
+# and JSON Schema's ECMA one), so docs/openapi.json and asyncapi.yaml say the same.
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
+NO_CONTROL = rf"^[^{_CONTROL}]*$"
+NoControl = StringConstraints(pattern=NO_CONTROL)
+RequestId = Annotated[str, StringConstraints(min_length=1, max_length=64), NoControl]
+# Leading and trailing spaces are trimmed, so a name needs one other character.
+DisplayName = Annotated[
+    str,
+    StringConstraints(
+        min_length=1,
+        max_length=80,
+        strip_whitespace=True,
+        pattern=rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$",
+    ),
+]
 
 
 class StrictModel(BaseModel):
-    """Inbound models reject unknown fields: a typo is an error, not a silent no-op."""
+    """Inbound models reject unknown fields (a typo is an error, not a silent no-op) and
+    take JSON types as they are: a boolean is true or false (never "yes", 1 or "on"), an
+    integer is an integer (never "5", 5.0 or true), a string is a string (never 5)."""
 
-    model_config = ConfigDict(extra="forbid", str_max_length=65536)
+    model_config = ConfigDict(extra="forbid", str_max_length=65536, strict=True)
+
+
+def encoded_size(payload: Any) -> int:
+    """Bytes of a value as compact UTF-8 JSON, as replies are encoded; every "N KB of JSON"
+    limit (meta, metadata, notification data) is measured this way."""
+    return len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))
 
 
 class OutModel(BaseModel):

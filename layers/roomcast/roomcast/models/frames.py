@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, TypeAdapter
 
 from roomcast.models.common import (
+    NoControl,
     OutModel,
     RequestId,
     RoomId,
@@ -37,7 +38,7 @@ class SendFrame(ClientFrame):
     action: Literal["send"]
     room_id: RoomId
     text: str = Field(min_length=1)
-    client_msg_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    client_msg_id: Annotated[str, Field(min_length=1, max_length=64), NoControl] | None = None
     # Small application data carried with the message (reply-to, mentions, ...).
     meta: dict[str, Any] | None = None
 
@@ -66,7 +67,7 @@ class CloseFrame(ClientFrame):
     room_id: RoomId
 
 
-InboxId = Annotated[str, Field(min_length=1, max_length=64)]
+InboxId = Annotated[str, Field(min_length=1, max_length=64), NoControl]
 
 
 class InboxFrame(ClientFrame):
