@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
@@ -48,7 +48,7 @@ from roomcast.wiring import services
 configure(AdminSettings)
 
 # Bodies are parsed by the one bounded parser (roomcast/admin_routes/edges.py).
-app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=edges.parse_json)
+app = edges.AdminResolver(enable_validation=True, json_body_deserializer=edges.parse_json)
 app.include_router(messaging_routes.router)
 app.include_router(moderation_routes.router)
 app.include_router(endpoints_router)
@@ -111,7 +111,7 @@ def _invalid(exc: ValidationError) -> Response:
     return _domain_error(BadRequest(f"{where}: {first['msg']}"[:200]))
 
 
-_OPEN_ANSWERS = {k: v for k, v in answers(200, "the function answers", HealthView).items() if k != 401}
+_OPEN_ANSWERS = {k: v for k, v in answers(200, "the function answers", HealthView).items() if k not in (401, 403)}
 
 
 @app.get("/health", summary="Liveness (no key needed)", responses=_OPEN_ANSWERS, tags=["health"])
@@ -156,21 +156,38 @@ def get_room(room_id: RoomPath):
     return rooms.get_room(services(), room_id).dump()
 
 
-@app.delete(
-    "/rooms/<room_id>",
+ClosedBy = Annotated[
+    str | None,
+    Query(pattern=NO_CONTROL, description="who closed it (default admin-api; cut at 128 characters)"),
+]
+_CLOSE_ANSWERS = answers(202, "closing or closed; the room.closed delivery is queued", CloseResponse, {404: "room_not_found"})
+
+
+@app.post(
+    "/rooms/<room_id>/close",
     summary="Close a room (idempotent: a second close answers the same delivery)",
-    responses=answers(202, "closing or closed; the room.closed delivery is queued", CloseResponse, {404: "room_not_found"}),
+    description="The room stays readable once closed (its stats, members' sessions, deliveries, history).",
+    responses=_CLOSE_ANSWERS,
     tags=["rooms"],
 )
-def close_room(
-    room_id: RoomPath,
-    closed_by: Annotated[
-        str | None,
-        Query(pattern=NO_CONTROL, description="who closed it (default admin-api; cut at 128 characters)"),
-    ] = None,
-):
+def close_room(room_id: RoomPath, closed_by: ClosedBy = None):
     result = closing.close_room(services(), room_id, (closed_by or "admin-api")[:128])
     return json_response(202, result.dump())
+
+
+@app.delete(
+    "/rooms/<room_id>",
+    summary="Close a room: the older spelling of POST /rooms/{room_id}/close, kept for existing callers",
+    description=(
+        "Deprecated: a DELETE promises the resource is gone, and a closed room stays readable. "
+        "Same answers as POST /rooms/{room_id}/close."
+    ),
+    responses=_CLOSE_ANSWERS,
+    tags=["rooms"],
+    deprecated=True,
+)
+def close_room_by_delete(room_id: RoomPath, closed_by: ClosedBy = None):
+    return close_room(room_id, closed_by)
 
 
 @app.get(
@@ -192,7 +209,7 @@ def list_deliveries(room_id: RoomPath):
     tags=["deliveries"],
 )
 def replay_delivery(
-    room_id: RoomPath, delivery_id: Annotated[str, Path(max_length=64, description="the delivery's id")]
+    room_id: RoomPath, delivery_id: Annotated[str, Path(max_length=64, pattern=NO_CONTROL, description="the delivery's id")]
 ):
     return json_response(202, webhook_admin.replay(services(), room_id, delivery_id).dump())
 
@@ -224,7 +241,7 @@ def create_broadcast(request: Annotated[BroadcastRequest, Body(embed=False)]):
 )
 def get_broadcast(
     # No max_length: an id that cannot exist is not_found (404), as any unknown id.
-    broadcast_id: Annotated[str, Path(description="the broadcast's id")],
+    broadcast_id: Annotated[str, Path(pattern=NO_CONTROL, description="the broadcast's id")],
 ):
     return range_jobs.get_broadcast(services(), broadcast_id).dump()
 

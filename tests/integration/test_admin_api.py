@@ -225,9 +225,12 @@ def test_metadata_dynamodb_cannot_hold_is_400(stack, invoke, metadata_json):
 
 
 def test_metadata_within_limits_round_trips(stack, invoke):
-    metadata = {"topic": "launch", "n": 10**37, "f": 0.25, "tags": ["a", {"b": None}], "flag": False}
+    metadata = {"topic": "launch", "n": -(2**53 - 1), "f": 0.25, "tags": ["a", {"b": None}], "flag": False}
     assert _create(invoke, {"room_id": "m", "name": "m", "metadata": metadata})["statusCode"] == 201
     assert reply_body(invoke("admin", _get_room("m")))["metadata"] == metadata
+    # Integers beyond what a browser reads exactly are refused, not rounded on the way back.
+    too_big = _create(invoke, {"room_id": "n", "name": "n", "metadata": {"n": 2**53}})
+    assert too_big["statusCode"] == 400 and "2^53" in reply_body(too_big)["message"]
 
 
 def test_unknown_route_is_api_gateways_404(stack, invoke):

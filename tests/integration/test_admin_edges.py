@@ -141,15 +141,11 @@ def test_json_media_types_and_no_content_type_are_read_as_json(lobby, invoke, co
     [
         (
             '{"user_id": "alice", "ttl_seconds": ' + "9" * 4301 + "}",
-            "numbers are limited to 64 digits",
+            "the body has a number over 64 digits",
         ),
         (
             '{"user_id": "alice", "ttl_seconds": -' + "1" * 100_000 + "}",
-            "numbers are limited to 64 digits",
-        ),
-        (
-            '{"user_id": "alice", "ttl_seconds": 1' + "0" * 200 + ".5}",
-            "numbers are limited to 64 digits",
+            "the body has a number over 64 digits",
         ),
         (
             '{"user_id": "alice", "x": ' + "[" * 100_000 + "]" * 100_000 + "}",
@@ -161,13 +157,13 @@ def test_json_media_types_and_no_content_type_are_read_as_json(lobby, invoke, co
         ),
         (
             '{"user_id": "alice", "ttl_seconds": NaN}',
-            "the body must be JSON: NaN is not a JSON number",
+            "the body holds NaN, which is not a JSON number",
         ),
         (
             '{"user_id": "alice", "name": "\\ud800"}',
-            "the body must be UTF-8 JSON: it names a lone surrogate",
+            "the body names a lone surrogate, which is not UTF-8 text",
         ),
-        ('{"user_id": "alice",', "the body must be JSON"),
+        ('{"user_id": "alice",', "the body is not JSON"),
     ],
 )
 def test_numbers_nesting_and_json_syntax_the_routes_cannot_take_are_400(
@@ -216,10 +212,32 @@ def test_a_method_the_path_does_not_serve_is_405_with_allow(lobby, invoke, metho
 
 
 @pytest.mark.parametrize(
-    "path", ["/nothing", "/rooms/lobby/nothing", "/rooms/a/b/c/d/e", "/", "/rooms/\x00"]
+    "path", ["/nothing", "/rooms/lobby/nothing", "/rooms/a/b/c/d/e", "/"]
 )
 def test_a_path_no_route_serves_is_api_gateways_404(lobby, invoke, path):
     assert _answer(invoke, request("GET", path)) == (404, {"message": "Not Found"})
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "name"),
+    [
+        ("GET", "/rooms/lo\x00bby", "room_id"),
+        ("GET", "/endpoints/ep\x07", "endpoint_id"),
+        ("POST", "/users/a b/disconnect", "user_id"),
+        ("POST", '/rooms/lobby/streams/a"#\\x/end', None),
+    ],
+)
+def test_a_path_parameter_of_any_characters_reaches_its_route_and_is_validated(
+    lobby, invoke, method, path, name
+):
+    # A parameter is one decoded segment, whatever it holds: its route's type refuses it
+    # (400 naming it) or the id is not there (404), never a 404 that names nothing.
+    status, answer = _answer(invoke, request(method, path, {} if method == "POST" else None))
+    if name is None:
+        assert (status, answer["code"]) == (404, "not_found"), answer
+    else:
+        assert (status, answer["code"]) == (400, "bad_request"), answer
+        assert answer["message"].startswith(f"{name}:"), answer
 
 
 @pytest.mark.parametrize(
@@ -247,12 +265,12 @@ def test_admin_must_be_a_json_boolean(stack, invoke, admin):
     [
         ("/users/alice/notifications", {"type": "n", "store": 0}, "store"),
         ("/users/alice/notifications", {"type": "n", "ttl_seconds": "3600"}, "ttl_seconds"),
-        ("/users/alice/notifications", {"type": "n", "ttl_seconds": 3600.0}, "ttl_seconds"),
+        ("/users/alice/notifications", {"type": "n", "ttl_seconds": 3600.5}, "ttl_seconds"),
         ("/tokens", {"user_id": "alice", "ttl_seconds": True}, "ttl_seconds"),
         ("/tokens", {"user_id": 12}, "user_id"),
         ("/rooms/lobby/streams/s1/chunks", {"seq": "0", "text": "x"}, "seq"),
         ("/endpoints", {"url": "https://example.com/h", "enabled": "true"}, "enabled"),
-        ("/endpoints", {"url": "https://example.com/h", "concurrency": 2.0}, "concurrency"),
+        ("/endpoints", {"url": "https://example.com/h", "concurrency": 2.5}, "concurrency"),
     ],
 )
 def test_numbers_and_booleans_are_json_numbers_and_booleans(lobby, invoke, path, body, field):

@@ -1,7 +1,8 @@
 """The admin API's edges, in one place: what a request must be before a route sees it.
 
 Every request goes through here before the resolver (functions/admin/app.py): a body is
-read once - its media type, size, encoding, JSON syntax, nesting and number sizes - and
+read once - its media type, size and encoding here, its JSON syntax, nesting and number
+sizes by roomcast/jsontext.py, the reader WebSocket frames share - and
 anything a client can get wrong is a 4xx with the error body, never a 500
 (docs/admin-api.md, "Requests"). The resolver then parses text that is known to be
 well-formed JSON. The resolver's not-found answer comes from here too: 405 with `Allow`
@@ -17,8 +18,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any
 
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+from roomcast import jsontext
 from roomcast.errors import (
     BadRequest,
     PayloadTooLarge,
@@ -30,13 +35,20 @@ from roomcast.errors import (
 # Far above every body the routes take (a broadcast frame is at most 128 KB), far below
 # API Gateway's 10 MB: a larger body is refused before it is parsed.
 MAX_BODY_BYTES = 1024 * 1024
-# DynamoDB nests 32 levels; the routes' own limits (meta, metadata, data) are lower still.
-MAX_JSON_DEPTH = 32
-# Python refuses integers over 4,300 digits with a ValueError; the largest DynamoDB takes
-# has 38. Longer digit runs are refused while parsing, before int() is tried.
-MAX_NUMBER_CHARS = 64
 # API Gateway's own answer for a path no route serves (an HTTP API without a match).
 NOT_FOUND_BODY = {"message": "Not Found"}
+
+
+class AdminResolver(APIGatewayHttpResolver):
+    """The HTTP resolver with path parameters that take any segment: Powertools' own pattern
+    leaves out characters such as `"`, `#`, `\\` or a control character, so such a request
+    met no route (a 404 naming no parameter) instead of the route's own validation (a 400
+    that does). A parameter is one decoded segment, whatever it holds; the route's type
+    decides whether it is valid."""
+
+    @staticmethod
+    def _compile_regex(rule: str, base_regex: str = "^{}$") -> re.Pattern[str]:
+        return re.compile(base_regex.format(re.sub(r"<(\w+)>", r"(?P<\1>[^/]+)", rule)))
 
 
 def _json_media_type(content_type: str) -> bool:
@@ -57,63 +69,13 @@ def _json_media_type(content_type: str) -> bool:
     return True
 
 
-def _refuse_constant(name: str) -> Any:
-    # NaN and Infinity are not JSON (Python's parser accepts them); DynamoDB refuses them.
-    raise BadRequest(f"the body must be JSON: {name} is not a JSON number")
-
-
-def _bounded_int(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_NUMBER_CHARS:
-        raise BadRequest(f"numbers are limited to {MAX_NUMBER_CHARS} digits")
-    return int(text)
-
-
-def _bounded_float(text: str) -> float:
-    if len(text) > MAX_NUMBER_CHARS * 2:
-        raise BadRequest(f"numbers are limited to {MAX_NUMBER_CHARS} digits")
-    return float(text)
-
-
-def _check_tree(value: Any) -> None:
-    """Depth at most MAX_JSON_DEPTH and text that is UTF-8 (a JSON escape may name a lone
-    surrogate, which no store or client can encode); walked without recursion."""
-    pending: list[tuple[Any, int]] = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, dict):
-            children: Any = [*item.keys(), *item.values()]
-        elif isinstance(item, list):
-            children = item
-        else:
-            if isinstance(item, str):
-                try:
-                    item.encode("utf-8")
-                except UnicodeEncodeError:
-                    raise BadRequest(
-                        "the body must be UTF-8 JSON: it names a lone surrogate"
-                    ) from None
-            continue
-        if depth > MAX_JSON_DEPTH:
-            raise BadRequest(f"the body nests deeper than {MAX_JSON_DEPTH} levels")
-        pending.extend((child, depth + 1) for child in children)
-
-
 def parse_json(text: str) -> Any:
-    """The one JSON parser of admin bodies: a BadRequest for anything that is not JSON the
-    routes can take (the resolver's json_body_deserializer)."""
+    """The resolver's json_body_deserializer: the one reader of client JSON
+    (roomcast/jsontext.py), its refusals as 400 bad_request."""
     try:
-        value = json.loads(
-            text,
-            parse_constant=_refuse_constant,
-            parse_int=_bounded_int,
-            parse_float=_bounded_float,
-        )
-    except RecursionError:
-        raise BadRequest(f"the body nests deeper than {MAX_JSON_DEPTH} levels") from None
-    except ValueError:
-        raise BadRequest("the body must be JSON") from None
-    _check_tree(value)
-    return value
+        return jsontext.loads(text)
+    except jsontext.JsonRefused as exc:
+        raise BadRequest(f"the body {exc.reason}") from None
 
 
 def read_body(event: dict[str, Any]) -> None:

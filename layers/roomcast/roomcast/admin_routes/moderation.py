@@ -27,7 +27,7 @@ from roomcast.models.admin import (
     RestrictRequest,
     SearchPage,
 )
-from roomcast.models.common import NO_CONTROL, UserId
+from roomcast.models.common import NO_CONTROL, Rfc3339, UserId
 from roomcast.wiring import services
 
 router = Router()
@@ -137,7 +137,9 @@ def kick(room_id: RoomPath, request: Annotated[KickRequest, Body(embed=False)]):
     tags=["moderation"],
 )
 def delete_message(
-    room_id: RoomPath, message_id: Annotated[str, Path(max_length=64, description="the message's id")], by: By = None
+    room_id: RoomPath,
+    message_id: Annotated[str, Path(max_length=64, pattern=NO_CONTROL, description="the message's id")],
+    by: By = None,
 ):
     return moderation.delete_message(services(), room_id, message_id, _by(by)).dump()
 
@@ -156,8 +158,8 @@ def delete_message(
 def search_messages(
     room_id: RoomPath,
     q: Annotated[str | None, Query(min_length=1, max_length=200, description="keyword (case-insensitive substring)")] = None,
-    time_from: Annotated[str | None, Query(alias="from", max_length=40, description="RFC 3339, inclusive")] = None,
-    time_to: Annotated[str | None, Query(alias="to", max_length=40, description="RFC 3339, inclusive")] = None,
+    time_from: Annotated[Rfc3339 | None, Query(alias="from", max_length=40, description="RFC 3339, inclusive")] = None,
+    time_to: Annotated[Rfc3339 | None, Query(alias="to", max_length=40, description="RFC 3339, inclusive")] = None,
     user: Annotated[str | None, Query(max_length=128, description="only this user's messages")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,

@@ -11,6 +11,7 @@ from roomcast.models.common import (
     OutModel,
     RequestId,
     RoomId,
+    StorableShape,
     StrictModel,
     UserId,
     actions_of,
@@ -40,7 +41,7 @@ class SendFrame(ClientFrame):
     text: str = Field(min_length=1)
     client_msg_id: Annotated[str, Field(min_length=1, max_length=64), NoControl] | None = None
     # Small application data carried with the message (reply-to, mentions, ...).
-    meta: dict[str, Any] | None = None
+    meta: Annotated[dict[str, Any], StorableShape("object")] | None = None
 
 
 class HistoryFrame(ClientFrame):
@@ -61,7 +62,7 @@ class PingFrame(ClientFrame):
 
 
 class CloseFrame(ClientFrame):
-    """Room admins only: close the room (same effect as the admin API's DELETE)."""
+    """Room admins only: close the room (same effect as the admin API's POST /rooms/{room_id}/close)."""
 
     action: Literal["close"]
     room_id: RoomId
