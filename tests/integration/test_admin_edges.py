@@ -279,6 +279,37 @@ def test_numbers_and_booleans_are_json_numbers_and_booleans(lobby, invoke, path,
     assert answer["message"].startswith(f"{field}:")
 
 
+def test_a_message_meta_that_cannot_be_stored_is_bad_request_over_http(lobby, invoke):
+    # What a WebSocket send answers invalid_frame is bad_request in the admin API's table.
+    body = {"sender": {"user_id": "bot", "name": "Bot"}, "text": "x", "meta": {"a": {"": 1}}}
+    status, answer = _answer(invoke, request("POST", "/rooms/lobby/messages", body))
+    assert (status, answer["code"]) == (400, "bad_request") and "meta" in answer["message"]
+
+
+def test_a_stored_notification_answers_the_unread_count(lobby, invoke):
+    for expected in (1, 2):
+        status, answer = _answer(invoke, request("POST", "/users/alice/notifications", {"type": "n", "store": True}))
+        assert (status, answer["stored"], answer["unread"]) == (201, True, expected)
+    status, answer = _answer(invoke, request("POST", "/users/alice/notifications", {"type": "n"}))
+    assert status == 201 and "unread" not in answer
+
+
+def test_endpoint_test_may_be_named_in_event_types(lobby, invoke, monkeypatch):
+    from roomcast.settings import reset_settings
+
+    monkeypatch.setenv("WEBHOOK_ALLOW_LOOPBACK", "true")  # as the local runtime: a loopback receiver
+    reset_settings()
+    body = {"url": "http://127.0.0.1:9/hook", "event_types": ["endpoint.test", "message.created"]}
+    status, answer = _answer(invoke, request("POST", "/endpoints", body))
+    assert status == 201 and answer["event_types"] == ["endpoint.test", "message.created"], answer
+    # Every type of the catalogue at once (all 20) is a filter as it reads.
+    from roomcast.models.events import SUBSCRIBABLE_TYPES
+
+    every = {"url": "http://127.0.0.1:9/all", "event_types": list(SUBSCRIBABLE_TYPES)}
+    assert _answer(invoke, request("POST", "/endpoints", every))[0] == 201
+    assert len(SUBSCRIBABLE_TYPES) == 20
+
+
 @pytest.mark.parametrize(
     ("path", "body", "field"),
     [
