@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 import re
@@ -45,7 +47,27 @@ DisplayName = Annotated[
 # A webhook signing secret: whsec_ and the base64 of at least 24 bytes (32 characters),
 # as Standard Webhooks' libraries take it (webhooks/signing.py decodes it).
 WEBHOOK_SECRET_PATTERN = r"^(whsec_)?([A-Za-z0-9+/]{4}){8,}([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"  # noqa: S105
-WebhookSecret = Annotated[str, StringConstraints(max_length=256, pattern=WEBHOOK_SECRET_PATTERN)]
+MIN_SECRET_BYTES = 24
+
+
+def _webhook_secret(value: str) -> str:
+    """The pattern, with a refusal that says what is wrong (too short, or not base64)."""
+    if re.fullmatch(WEBHOOK_SECRET_PATTERN, value):
+        return value
+    raw = value.removeprefix("whsec_")
+    try:
+        size = len(base64.b64decode(raw, validate=True))
+    except (binascii.Error, ValueError):
+        raise ValueError("a webhook secret is whsec_ and base64 (no spaces)") from None
+    raise ValueError(f"a webhook secret must decode to at least {MIN_SECRET_BYTES} bytes (it decodes to {size})")
+
+
+WebhookSecret = Annotated[
+    str,
+    StringConstraints(max_length=256),
+    AfterValidator(_webhook_secret),
+    WithJsonSchema({"type": "string", "maxLength": 256, "pattern": WEBHOOK_SECRET_PATTERN}),
+]
 
 _RFC3339 = re.compile(
     r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
