@@ -81,7 +81,9 @@ class Converter:
         extra = schema.get("additionalProperties")
         if not properties:
             if isinstance(extra, dict) and extra:
-                return f"Record<string, {self.type(extra, indent)}>"
+                # An index signature rather than Record<>: TypeScript lets a type alias
+                # refer to itself through one (StorableJson is recursive), not through Record.
+                return f"{{ [key: string]: {self.type(extra, indent)} }}"
             return "Record<string, unknown>"
         required = set(schema.get("required", []))
         inner = indent + "  "

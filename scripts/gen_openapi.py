@@ -29,8 +29,10 @@ VERSION = "1.0.0"
 DESCRIPTION = (
     "Rooms, webhook deliveries, broadcasts and connect tokens for a roomcast stack. Every route but "
     "/health needs the X-Api-Key header (the value of the AdminApiKeySecret the stack "
-    "outputs). Every refusal is a JSON body {type: \"error\", code, message} with a stable "
-    "code (docs/admin-api.md lists them)."
+    "outputs). Every refusal the function makes is a JSON body {type: \"error\", code, message} "
+    "with a stable code (docs/admin-api.md lists them); API Gateway's own - 401 without a key, 403 "
+    "for a wrong one, 404 for a path no route serves - are {message}. A method a path does not "
+    "serve answers 405 with an Allow header."
 )
 
 # The admin function validates its settings at import (roomcast.settings.AdminSettings);
@@ -89,9 +91,21 @@ def document() -> dict[str, Any]:
     doc["paths"]["/health"]["get"]["security"] = []
     # Powertools documents its own 422 for refused parameters; this API answers them with
     # 400 bad_request in the roomcast error body (functions/admin/app.py, _invalid_request).
+    error_body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
     for operations in doc["paths"].values():
         for operation in operations.values():
             operation["responses"].pop("422", None)
+            if "204" in operation["responses"]:
+                operation["responses"]["204"].pop("content", None)  # no body, no media type
+            if "requestBody" in operation:
+                # Every body is read by roomcast/admin_routes/edges.py before its route.
+                operation["responses"].setdefault(
+                    "413", {"description": "payload_too_large: the body is over 1 MB", "content": error_body}
+                )
+                operation["responses"]["415"] = {
+                    "description": "unsupported_media_type: the body is not application/json (UTF-8)",
+                    "content": error_body,
+                }
     schemas = doc["components"]["schemas"]
     for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         if f'"#/components/schemas/{unused}"' not in json.dumps(doc["paths"]):

@@ -26,7 +26,7 @@ export interface CallFailedFrame {
 }
 /** A frame a client sends, routed on `action`. */
 export type ClientFrame = JoinAction | LeaveAction | SendAction | HistoryAction | TypingAction | PingAction | CloseAction | InboxAction | KickAction | BanAction | UnbanAction | MuteAction | UnmuteAction | DeleteMessageAction | SignalAction;
-/** Room admins only: close the room (same effect as the admin API's DELETE). */
+/** Room admins only: close the room (same effect as the admin API's POST /rooms/{room_id}/close). */
 export interface CloseAction {
     request_id?: string | null;
     action: "close";
@@ -45,7 +45,7 @@ export interface DisconnectedFrame {
     at: string;
 }
 /** Every `code` an error frame (or an admin API error body) can carry. */
-export type ErrorCode = "bad_request" | "banned" | "call_not_found" | "conflict" | "forbidden" | "internal_error" | "invalid_call_state" | "invalid_cursor" | "invalid_frame" | "members_only" | "message_not_found" | "muted" | "not_found" | "not_member" | "not_moderator" | "not_room_admin" | "payload_too_large" | "rate_limited" | "room_closed" | "room_not_found" | "stream_ended" | "too_many_rooms" | "unauthorized" | "unknown_action" | "unsafe_url" | "user_not_found";
+export type ErrorCode = "bad_request" | "banned" | "call_not_found" | "conflict" | "forbidden" | "internal_error" | "invalid_call_state" | "invalid_cursor" | "invalid_frame" | "members_only" | "message_not_found" | "method_not_allowed" | "muted" | "not_found" | "not_member" | "not_moderator" | "not_room_admin" | "payload_too_large" | "rate_limited" | "room_closed" | "room_not_found" | "stream_ended" | "too_many_rooms" | "unauthorized" | "unknown_action" | "unsafe_url" | "unsupported_media_type" | "user_not_found";
 export interface ErrorFrame {
     type: "error";
     code: string;
@@ -276,7 +276,9 @@ export interface SendAction {
     room_id: string;
     text: string;
     client_msg_id?: string | null;
-    meta?: Record<string, unknown> | null;
+    meta?: {
+        [key: string]: StorableJson;
+    } | null;
 }
 /** A frame the server sends, told apart by `type`. */
 export type ServerFrame = JoinedFrame | LeftFrame | MemberEventFrame | MessageFrame | AckFrame | HistoryFrame | TypingEventFrame | PongFrame | RoomClosedFrame | ErrorFrame | NotificationFrame | MessageDeltaFrame | InboxFrame | ModeratedFrame | KickedFrame | MutedFrame | MessageDeletedFrame | DisconnectedFrame | SignalRelayFrame | SignalAckFrame | CallFailedFrame;
@@ -314,6 +316,9 @@ export interface SignalRelayFrame {
     candidate?: Record<string, unknown>;
     reason?: string;
 }
+export type StorableJson = boolean | number | string | StorableJson[] | {
+    [key: string]: StorableJson;
+} | null;
 export interface StreamChunk {
     seq: number;
     text: string;

@@ -28,6 +28,7 @@ export interface CallEndedEvent {
   /** the event's id: dedupe on it */
   id: string;
   type: "call.ended";
+  /** When the change happened, RFC 3339 in UTC with milliseconds: the time the written item carries (room.created: created_at; room.closed: closed_at; message.created/offline: the message's sent_at; member.joined/left: joined_at/left_at; call.started/ended: started_at/ended_at; moderation and message.deleted: the act's at), else when the write committed (the stream record's creation time: user.online/offline). endpoint.test: when it was sent. Not when the batch was sent: that is the batch's own timestamp. */
   timestamp: string;
   data: {
     room_id: string;
@@ -50,6 +51,7 @@ export interface CallStartedEvent {
   /** the event's id: dedupe on it */
   id: string;
   type: "call.started";
+  /** When the change happened, RFC 3339 in UTC with milliseconds: the time the written item carries (room.created: created_at; room.closed: closed_at; message.created/offline: the message's sent_at; member.joined/left: joined_at/left_at; call.started/ended: started_at/ended_at; moderation and message.deleted: the act's at), else when the write committed (the stream record's creation time: user.online/offline). endpoint.test: when it was sent. Not when the batch was sent: that is the batch's own timestamp. */
   timestamp: string;
   data: {
     room_id: string;
@@ -72,6 +74,7 @@ export interface EndpointTestEvent {
   /** the event's id: dedupe on it */
   id: string;
   type: "endpoint.test";
+  /** When the change happened, RFC 3339 in UTC with milliseconds: the time the written item carries (room.created: created_at; room.closed: closed_at; message.created/offline: the message's sent_at; member.joined/left: joined_at/left_at; call.started/ended: started_at/ended_at; moderation and message.deleted: the act's at), else when the write committed (the stream record's creation time: user.online/offline). endpoint.test: when it was sent. Not when the batch was sent: that is the batch's own timestamp. */
   timestamp: string;
   data: {
     endpoint_id: string;
@@ -83,6 +86,7 @@ export interface EndpointTestEvent {
 /** The body of every event webhook: a batch of 1..EVENT_BATCH_MAX_EVENTS events, in order per room. Each event is one of docs/events/<type>.schema.json. */
 export interface EventBatchBody {
   type: "event.batch";
+  /** the timestamp of the batch's last event (a retry sends the same body) */
   timestamp: string;
   data: {
     endpoint_id: string;
@@ -95,7 +99,9 @@ export interface MemberJoinedEvent {
   /** the event's id: dedupe on it */
   id: string;
   type: "member.joined";
+  /** When the change happened, RFC 3339 in UTC with milliseconds: the time the written item carries (room.created: created_at; room.closed: closed_at; message.created/offline: the message's sent_at; member.joined/left: joined_at/left_at; call.started/ended: started_at/ended_at; moderation and message.deleted: the act's at), else when the write committed (the stream record's creation time: user.online/offline). endpoint.test: when it was sent. Not when the batch was sent: that is the batch's own timestamp. */
   timestamp: string;
+  /** member.joined: the session as it starts (the session's item as it is: left_at, duration_seconds and end_reason are null until it ends). */
   data: {
     room_id: string;
     user_id: string;
@@ -103,9 +109,9 @@ export interface MemberJoinedEvent {
     connection_id: string;
     session_id: string;
     joined_at: string;
-    left_at?: string | null;
-    duration_seconds?: number | null;
-    end_reason?: string | null;
+    left_at?: null;
+    duration_seconds?: null;
+    end_reason?: null;
     [key: string]: unknown;
   };
 }
@@ -114,7 +120,9 @@ export interface MemberLeftEvent {
   /** the event's id: dedupe on it */
   id: string;
   type: "member.left";
+  /** When the change happened, RFC 3339 in UTC with milliseconds: the time the written item carries (room.created: created_at; room.closed: closed_at; message.created/offline: the message's sent_at; member.joined/left: joined_at/left_at; call.started/ended: started_at/ended_at; moderation and message.deleted: the act's at), else when the write committed (the stream record's creation time: user.online/offline). endpoint.test: when it was sent. Not when the batch was sent: that is the batch's own timestamp. */
   timestamp: string;
+  /** member.left: the session as it ended. */
   data: {
     room_id: string;
     user_id: string;
@@ -122,9 +130,9 @@ export interface MemberLeftEvent {
     connection_id: string;
     session_id: string;
     joined_at: string;
-    left_at?: string | null;
-    duration_seconds?: number | null;
-    end_reason?: string | null;
+    left_at: string;
+    duration_seconds: number;
+    end_reason: "leave" | "disconnect" | "gone" | "expired" | "room_closed" | "kicked" | "banned" | "removed";
     [key: string]: unknown;
   };
 }
@@ -133,6 +141,7 @@ export interface MessageCreatedEvent {
   /** the event's id: dedupe on it */
   id: string;
   type: "message.created";
+  /** When the change happened, RFC 3339 in UTC with milliseconds: the time the written item carries (room.created: created_at; room.closed: closed_at; message.created/offline: the message's sent_at; member.joined/left: joined_at/left_at; call.started/ended: started_at/ended_at; moderation and message.deleted: the act's at), else when the write committed (the stream record's creation time: user.online/offline). endpoint.test: when it was sent. Not when the batch was sent: that is the batch's own timestamp. */
   timestamp: string;
   data: {
     room_id: string;
@@ -145,16 +154,17 @@ export interface MessageDeletedEvent {
   /** the event's id: dedupe on it */
   id: string;
   type: "message.deleted";
+  /** When the change happened, RFC 3339 in UTC with milliseconds: the time the written item carries (room.created: created_at; room.closed: closed_at; message.created/offline: the message's sent_at; member.joined/left: joined_at/left_at; call.started/ended: started_at/ended_at; moderation and message.deleted: the act's at), else when the write committed (the stream record's creation time: user.online/offline). endpoint.test: when it was sent. Not when the batch was sent: that is the batch's own timestamp. */
   timestamp: string;
   data: {
     room_id: string;
     act: string;
-    by?: string | null;
-    target_user?: string | null;
-    at?: string | null;
+    by: string;
+    target_user: string;
+    at: string;
     until?: string | null;
-    message_id?: string | null;
     reason?: string | null;
+    message_id: string;
     [key: string]: unknown;
   };
 }
@@ -163,13 +173,14 @@ export interface MessageOfflineEvent {
   /** the event's id: dedupe on it */
   id: string;
   type: "message.offline";
+  /** When the change happened, RFC 3339 in UTC with milliseconds: the time the written item carries (room.created: created_at; room.closed: closed_at; message.created/offline: the message's sent_at; member.joined/left: joined_at/left_at; call.started/ended: started_at/ended_at; moderation and message.deleted: the act's at), else when the write committed (the stream record's creation time: user.online/offline). endpoint.test: when it was sent. Not when the batch was sent: that is the batch's own timestamp. */
   timestamp: string;
   /** A message in a members-only room and the listed members who had no connection in the room when it was processed (for push notifications). */
   data: {
     room_id: string;
     message: ChatMessageData;
     offline_user_ids: string[];
-    offline_truncated?: boolean;
+    offline_truncated: boolean;
     [key: string]: unknown;
   };
 }
@@ -178,15 +189,16 @@ export interface ModerationBannedEvent {
   /** the event's id: dedupe on it */
   id: string;
   type: "moderation.banned";
+  /** When the change happened, RFC 3339 in UTC with milliseconds: the time the written item carries (room.created: created_at; room.closed: closed_at; message.created/offline: the message's sent_at; member.joined/left: joined_at/left_at; call.started/ended: started_at/ended_at; moderation and message.deleted: the act's at), else when the write committed (the stream record's creation time: user.online/offline). endpoint.test: when it was sent. Not when the batch was sent: that is the batch's own timestamp. */
   timestamp: string;
+  /** A recorded act (MODLOG#): who did what to whom, when; `until` for a ban or mute that ends, `reason` when one was given. */
   data: {
     room_id: string;
     act: string;
-    by?: string | null;
-    target_user?: string | null;
-    at?: string | null;
+    by: string;
+    target_user: string;
+    at: string;
     until?: string | null;
-    message_id?: string | null;
     reason?: string | null;
     [key: string]: unknown;
   };
@@ -196,15 +208,16 @@ export interface ModerationKickedEvent {
   /** the event's id: dedupe on it */
   id: string;
   type: "moderation.kicked";
+  /** When the change happened, RFC 3339 in UTC with milliseconds: the time the written item carries (room.created: created_at; room.closed: closed_at; message.created/offline: the message's sent_at; member.joined/left: joined_at/left_at; call.started/ended: started_at/ended_at; moderation and message.deleted: the act's at), else when the write committed (the stream record's creation time: user.online/offline). endpoint.test: when it was sent. Not when the batch was sent: that is the batch's own timestamp. */
   timestamp: string;
+  /** A recorded act (MODLOG#): who did what to whom, when; `until` for a ban or mute that ends, `reason` when one was given. */
   data: {
     room_id: string;
     act: string;
-    by?: string | null;
-    target_user?: string | null;
-    at?: string | null;
+    by: string;
+    target_user: string;
+    at: string;
     until?: string | null;
-    message_id?: string | null;
     reason?: string | null;
     [key: string]: unknown;
   };
@@ -214,16 +227,18 @@ export interface ModerationMemberAddedEvent {
   /** the event's id: dedupe on it */
   id: string;
   type: "moderation.member_added";
+  /** When the change happened, RFC 3339 in UTC with milliseconds: the time the written item carries (room.created: created_at; room.closed: closed_at; message.created/offline: the message's sent_at; member.joined/left: joined_at/left_at; call.started/ended: started_at/ended_at; moderation and message.deleted: the act's at), else when the write committed (the stream record's creation time: user.online/offline). endpoint.test: when it was sent. Not when the batch was sent: that is the batch's own timestamp. */
   timestamp: string;
+  /** moderation.member_added / role_changed: the role the user has on the room's list now. */
   data: {
     room_id: string;
     act: string;
-    by?: string | null;
-    target_user?: string | null;
-    at?: string | null;
+    by: string;
+    target_user: string;
+    at: string;
     until?: string | null;
-    message_id?: string | null;
     reason?: string | null;
+    role: "member" | "moderator" | "admin";
     [key: string]: unknown;
   };
 }
@@ -232,15 +247,16 @@ export interface ModerationMemberRemovedEvent {
   /** the event's id: dedupe on it */
   id: string;
   type: "moderation.member_removed";
+  /** When the change happened, RFC 3339 in UTC with milliseconds: the time the written item carries (room.created: created_at; room.closed: closed_at; message.created/offline: the message's sent_at; member.joined/left: joined_at/left_at; call.started/ended: started_at/ended_at; moderation and message.deleted: the act's at), else when the write committed (the stream record's creation time: user.online/offline). endpoint.test: when it was sent. Not when the batch was sent: that is the batch's own timestamp. */
   timestamp: string;
+  /** A recorded act (MODLOG#): who did what to whom, when; `until` for a ban or mute that ends, `reason` when one was given. */
   data: {
     room_id: string;
     act: string;
-    by?: string | null;
-    target_user?: string | null;
-    at?: string | null;
+    by: string;
+    target_user: string;
+    at: string;
     until?: string | null;
-    message_id?: string | null;
     reason?: string | null;
     [key: string]: unknown;
   };
@@ -250,15 +266,16 @@ export interface ModerationMutedEvent {
   /** the event's id: dedupe on it */
   id: string;
   type: "moderation.muted";
+  /** When the change happened, RFC 3339 in UTC with milliseconds: the time the written item carries (room.created: created_at; room.closed: closed_at; message.created/offline: the message's sent_at; member.joined/left: joined_at/left_at; call.started/ended: started_at/ended_at; moderation and message.deleted: the act's at), else when the write committed (the stream record's creation time: user.online/offline). endpoint.test: when it was sent. Not when the batch was sent: that is the batch's own timestamp. */
   timestamp: string;
+  /** A recorded act (MODLOG#): who did what to whom, when; `until` for a ban or mute that ends, `reason` when one was given. */
   data: {
     room_id: string;
     act: string;
-    by?: string | null;
-    target_user?: string | null;
-    at?: string | null;
+    by: string;
+    target_user: string;
+    at: string;
     until?: string | null;
-    message_id?: string | null;
     reason?: string | null;
     [key: string]: unknown;
   };
@@ -268,16 +285,18 @@ export interface ModerationRoleChangedEvent {
   /** the event's id: dedupe on it */
   id: string;
   type: "moderation.role_changed";
+  /** When the change happened, RFC 3339 in UTC with milliseconds: the time the written item carries (room.created: created_at; room.closed: closed_at; message.created/offline: the message's sent_at; member.joined/left: joined_at/left_at; call.started/ended: started_at/ended_at; moderation and message.deleted: the act's at), else when the write committed (the stream record's creation time: user.online/offline). endpoint.test: when it was sent. Not when the batch was sent: that is the batch's own timestamp. */
   timestamp: string;
+  /** moderation.member_added / role_changed: the role the user has on the room's list now. */
   data: {
     room_id: string;
     act: string;
-    by?: string | null;
-    target_user?: string | null;
-    at?: string | null;
+    by: string;
+    target_user: string;
+    at: string;
     until?: string | null;
-    message_id?: string | null;
     reason?: string | null;
+    role: "member" | "moderator" | "admin";
     [key: string]: unknown;
   };
 }
@@ -286,15 +305,16 @@ export interface ModerationUnbannedEvent {
   /** the event's id: dedupe on it */
   id: string;
   type: "moderation.unbanned";
+  /** When the change happened, RFC 3339 in UTC with milliseconds: the time the written item carries (room.created: created_at; room.closed: closed_at; message.created/offline: the message's sent_at; member.joined/left: joined_at/left_at; call.started/ended: started_at/ended_at; moderation and message.deleted: the act's at), else when the write committed (the stream record's creation time: user.online/offline). endpoint.test: when it was sent. Not when the batch was sent: that is the batch's own timestamp. */
   timestamp: string;
+  /** A recorded act (MODLOG#): who did what to whom, when; `until` for a ban or mute that ends, `reason` when one was given. */
   data: {
     room_id: string;
     act: string;
-    by?: string | null;
-    target_user?: string | null;
-    at?: string | null;
+    by: string;
+    target_user: string;
+    at: string;
     until?: string | null;
-    message_id?: string | null;
     reason?: string | null;
     [key: string]: unknown;
   };
@@ -304,15 +324,16 @@ export interface ModerationUnmutedEvent {
   /** the event's id: dedupe on it */
   id: string;
   type: "moderation.unmuted";
+  /** When the change happened, RFC 3339 in UTC with milliseconds: the time the written item carries (room.created: created_at; room.closed: closed_at; message.created/offline: the message's sent_at; member.joined/left: joined_at/left_at; call.started/ended: started_at/ended_at; moderation and message.deleted: the act's at), else when the write committed (the stream record's creation time: user.online/offline). endpoint.test: when it was sent. Not when the batch was sent: that is the batch's own timestamp. */
   timestamp: string;
+  /** A recorded act (MODLOG#): who did what to whom, when; `until` for a ban or mute that ends, `reason` when one was given. */
   data: {
     room_id: string;
     act: string;
-    by?: string | null;
-    target_user?: string | null;
-    at?: string | null;
+    by: string;
+    target_user: string;
+    at: string;
     until?: string | null;
-    message_id?: string | null;
     reason?: string | null;
     [key: string]: unknown;
   };
@@ -322,6 +343,7 @@ export interface RoomClosedEvent {
   /** the event's id: dedupe on it */
   id: string;
   type: "room.closed";
+  /** When the change happened, RFC 3339 in UTC with milliseconds: the time the written item carries (room.created: created_at; room.closed: closed_at; message.created/offline: the message's sent_at; member.joined/left: joined_at/left_at; call.started/ended: started_at/ended_at; moderation and message.deleted: the act's at), else when the write committed (the stream record's creation time: user.online/offline). endpoint.test: when it was sent. Not when the batch was sent: that is the batch's own timestamp. */
   timestamp: string;
   /** room.closed: the room.closed webhook's fields (docs/webhooks.md, Payload); an endpoint gets the room and its stats, the histories travel to the room's callback_url. */
   data: {
@@ -344,6 +366,7 @@ export interface RoomCreatedEvent {
   /** the event's id: dedupe on it */
   id: string;
   type: "room.created";
+  /** When the change happened, RFC 3339 in UTC with milliseconds: the time the written item carries (room.created: created_at; room.closed: closed_at; message.created/offline: the message's sent_at; member.joined/left: joined_at/left_at; call.started/ended: started_at/ended_at; moderation and message.deleted: the act's at), else when the write committed (the stream record's creation time: user.online/offline). endpoint.test: when it was sent. Not when the batch was sent: that is the batch's own timestamp. */
   timestamp: string;
   data: {
     room_id: string;
@@ -359,13 +382,14 @@ export interface UserOfflineEvent {
   /** the event's id: dedupe on it */
   id: string;
   type: "user.offline";
+  /** When the change happened, RFC 3339 in UTC with milliseconds: the time the written item carries (room.created: created_at; room.closed: closed_at; message.created/offline: the message's sent_at; member.joined/left: joined_at/left_at; call.started/ended: started_at/ended_at; moderation and message.deleted: the act's at), else when the write committed (the stream record's creation time: user.online/offline). endpoint.test: when it was sent. Not when the batch was sent: that is the batch's own timestamp. */
   timestamp: string;
   data: {
     user_id: string;
     name?: string | null;
     connection_id: string;
     at: string;
-    reason?: string | null;
+    reason: "disconnect" | "expired";
     [key: string]: unknown;
   };
 }
@@ -374,13 +398,14 @@ export interface UserOnlineEvent {
   /** the event's id: dedupe on it */
   id: string;
   type: "user.online";
+  /** When the change happened, RFC 3339 in UTC with milliseconds: the time the written item carries (room.created: created_at; room.closed: closed_at; message.created/offline: the message's sent_at; member.joined/left: joined_at/left_at; call.started/ended: started_at/ended_at; moderation and message.deleted: the act's at), else when the write committed (the stream record's creation time: user.online/offline). endpoint.test: when it was sent. Not when the batch was sent: that is the batch's own timestamp. */
   timestamp: string;
+  /** user.online: a connection opened (name: the token's, when it has one). */
   data: {
     user_id: string;
     name?: string | null;
     connection_id: string;
     at: string;
-    reason?: string | null;
     [key: string]: unknown;
   };
 }

@@ -48,7 +48,7 @@ export type ClientFrame =
   | DeleteMessageAction
   | SignalAction;
 
-/** Room admins only: close the room (same effect as the admin API's DELETE). */
+/** Room admins only: close the room (same effect as the admin API's POST /rooms/{room_id}/close). */
 export interface CloseAction {
   request_id?: string | null;
   action: "close";
@@ -82,6 +82,7 @@ export type ErrorCode =
   | "invalid_frame"
   | "members_only"
   | "message_not_found"
+  | "method_not_allowed"
   | "muted"
   | "not_found"
   | "not_member"
@@ -96,6 +97,7 @@ export type ErrorCode =
   | "unauthorized"
   | "unknown_action"
   | "unsafe_url"
+  | "unsupported_media_type"
   | "user_not_found";
 
 export interface ErrorFrame {
@@ -358,7 +360,7 @@ export interface SendAction {
   room_id: string;
   text: string;
   client_msg_id?: string | null;
-  meta?: Record<string, unknown> | null;
+  meta?: { [key: string]: StorableJson } | null;
 }
 
 /** A frame the server sends, told apart by `type`. */
@@ -421,6 +423,8 @@ export interface SignalRelayFrame {
   candidate?: Record<string, unknown>;
   reason?: string;
 }
+
+export type StorableJson = boolean | number | string | StorableJson[] | { [key: string]: StorableJson } | null;
 
 export interface StreamChunk {
   seq: number;

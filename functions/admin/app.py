@@ -10,23 +10,24 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import ValidationError
 
 from roomcast import auth
-from roomcast.admin_routes import RoomPath, answers, json_response
+from roomcast.admin_routes import RoomPath, answers, edges, json_response
 from roomcast.admin_routes import messaging as messaging_routes
 from roomcast.admin_routes import moderation as moderation_routes
 from roomcast.admin_routes.endpoints import router as endpoints_router
 from roomcast.errors import (
     BadRequest,
-    NotFound,
+    MethodNotAllowed,
     RoomcastError,
-    Unauthorized,
     error_body,
     http_status,
+    over_http,
 )
 from roomcast.logic import closing, range_jobs, rooms, webhook_admin
 from roomcast.models.admin import (
@@ -37,6 +38,7 @@ from roomcast.models.admin import (
     RoomView,
     TokenResponse,
 )
+from roomcast.models.common import NO_CONTROL
 from roomcast.models.fanout import BroadcastRequest, BroadcastView
 from roomcast.models.webhooks import CloseResponse, DeliveryList, ReplayResponse
 from roomcast.observability import logger, metrics
@@ -45,21 +47,42 @@ from roomcast.wiring import services
 
 configure(AdminSettings)
 
-app = APIGatewayHttpResolver(enable_validation=True)
+# Bodies are parsed by the one bounded parser (roomcast/admin_routes/edges.py).
+app = edges.AdminResolver(enable_validation=True, json_body_deserializer=edges.parse_json)
 app.include_router(messaging_routes.router)
 app.include_router(moderation_routes.router)
 app.include_router(endpoints_router)
 OPEN_PATHS = frozenset({"/health"})
 API_KEY_HEADER = "x-api-key"
 
+
+def _routes() -> list[Any]:
+    # The resolver's compiled routes (regex and method): the one list 405s and body
+    # checks are decided from, so they cannot drift from the routes themselves.
+    return [*app._static_routes, *app._dynamic_routes]
+
+
 @app.exception_handler(RoomcastError)
 def _domain_error(exc: RoomcastError) -> Response:
+    exc = over_http(exc)
     return json_response(http_status(exc), error_body(exc))
 
 
 @app.not_found
 def _no_route(exc: Exception) -> Response:
-    return _domain_error(NotFound("no such route"))
+    """No route for this method and path: 405 with Allow when the path is served with other
+    methods (HEAD and OPTIONS included), else API Gateway's own 404 body."""
+    event = app.current_event
+    allowed = edges.allowed_methods(_routes(), event.path)
+    if allowed:
+        refused = MethodNotAllowed(f"{event.http_method} is not served here; this path takes {', '.join(allowed)}")
+        return Response(
+            status_code=405,
+            content_type="application/json",
+            headers={"Allow": ", ".join(allowed)},
+            body=json.dumps(error_body(refused)),
+        )
+    return Response(status_code=404, content_type="application/json", body=json.dumps(edges.NOT_FOUND_BODY))
 
 
 @app.exception_handler(Exception)
@@ -88,7 +111,7 @@ def _invalid(exc: ValidationError) -> Response:
     return _domain_error(BadRequest(f"{where}: {first['msg']}"[:200]))
 
 
-_OPEN_ANSWERS = {k: v for k, v in answers(200, "the function answers", HealthView).items() if k != 401}
+_OPEN_ANSWERS = {k: v for k, v in answers(200, "the function answers", HealthView).items() if k not in (401, 403)}
 
 
 @app.get("/health", summary="Liveness (no key needed)", responses=_OPEN_ANSWERS, tags=["health"])
@@ -133,18 +156,38 @@ def get_room(room_id: RoomPath):
     return rooms.get_room(services(), room_id).dump()
 
 
-@app.delete(
-    "/rooms/<room_id>",
+ClosedBy = Annotated[
+    str | None,
+    Query(pattern=NO_CONTROL, description="who closed it (default admin-api; cut at 128 characters)"),
+]
+_CLOSE_ANSWERS = answers(202, "closing or closed; the room.closed delivery is queued", CloseResponse, {404: "room_not_found"})
+
+
+@app.post(
+    "/rooms/<room_id>/close",
     summary="Close a room (idempotent: a second close answers the same delivery)",
-    responses=answers(202, "closing or closed; the room.closed delivery is queued", CloseResponse, {404: "room_not_found"}),
+    description="The room stays readable once closed (its stats, members' sessions, deliveries, history).",
+    responses=_CLOSE_ANSWERS,
     tags=["rooms"],
 )
-def close_room(
-    room_id: RoomPath,
-    closed_by: Annotated[str | None, Query(description="who closed it (default admin-api; cut at 128 characters)")] = None,
-):
+def close_room(room_id: RoomPath, closed_by: ClosedBy = None):
     result = closing.close_room(services(), room_id, (closed_by or "admin-api")[:128])
     return json_response(202, result.dump())
+
+
+@app.delete(
+    "/rooms/<room_id>",
+    summary="Close a room: the older spelling of POST /rooms/{room_id}/close, kept for existing callers",
+    description=(
+        "Deprecated: a DELETE promises the resource is gone, and a closed room stays readable. "
+        "Same answers as POST /rooms/{room_id}/close."
+    ),
+    responses=_CLOSE_ANSWERS,
+    tags=["rooms"],
+    deprecated=True,
+)
+def close_room_by_delete(room_id: RoomPath, closed_by: ClosedBy = None):
+    return close_room(room_id, closed_by)
 
 
 @app.get(
@@ -166,7 +209,7 @@ def list_deliveries(room_id: RoomPath):
     tags=["deliveries"],
 )
 def replay_delivery(
-    room_id: RoomPath, delivery_id: Annotated[str, Path(max_length=64, description="the delivery's id")]
+    room_id: RoomPath, delivery_id: Annotated[str, Path(max_length=64, pattern=NO_CONTROL, description="the delivery's id")]
 ):
     return json_response(202, webhook_admin.replay(services(), room_id, delivery_id).dump())
 
@@ -198,7 +241,7 @@ def create_broadcast(request: Annotated[BroadcastRequest, Body(embed=False)]):
 )
 def get_broadcast(
     # No max_length: an id that cannot exist is not_found (404), as any unknown id.
-    broadcast_id: Annotated[str, Path(description="the broadcast's id")],
+    broadcast_id: Annotated[str, Path(pattern=NO_CONTROL, description="the broadcast's id")],
 ):
     return range_jobs.get_broadcast(services(), broadcast_id).dump()
 
@@ -214,29 +257,41 @@ def mint_token(request: Annotated[MintTokenRequest, Body(embed=False)]):
 
 
 def _refusal(event: dict[str, Any]) -> dict[str, Any] | None:
-    """The 401 for a request without the right X-Api-Key, before anything else looks at it
-    (the resolver validates parameters before its middlewares run: an unauthenticated caller
-    must not learn which of its parameters were wrong)."""
+    """A request without the right X-Api-Key, refused before anything else looks at it (the
+    resolver validates parameters first: an unauthenticated caller must not learn which of
+    its parameters were wrong). On AWS the admin authorizer refuses it at the gateway
+    already; this answers the same bodies, so one contract holds however the function is
+    reached: 401 {"message": "Unauthorized"} without a key, 403 {"message": "Forbidden"}
+    for a wrong one (docs/admin-api.md, "Errors")."""
     path = event.get("rawPath") or (event.get("requestContext") or {}).get("http", {}).get("path")
     if path in OPEN_PATHS:
         return None
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    refused: Exception = Unauthorized("missing or invalid X-Api-Key")
+    provided = headers.get(API_KEY_HEADER)
+    if not provided:
+        return edges.proxy_response(401, {"message": "Unauthorized"})
     try:
-        if auth.api_key_matches(headers.get(API_KEY_HEADER), auth.admin_api_key()):
+        if auth.api_key_matches(provided, auth.admin_api_key()):
             return None
     except Exception as exc:
         logger.exception("admin key check failed")
-        refused = exc
-    return {
-        "statusCode": http_status(refused),
-        "headers": {"Content-Type": "application/json"},
-        "body": json.dumps(error_body(refused)),
-        "isBase64Encoded": False,
-    }
+        return edges.proxy_response(http_status(exc), error_body(exc))
+    return edges.proxy_response(403, {"message": "Forbidden"})
+
+
+def _unreadable(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The refusal of a body the routes cannot read (media type, size, encoding), or None."""
+    request = APIGatewayProxyEventV2(event)
+    if not edges.takes_body(_routes(), request.http_method.upper(), request.path):
+        return None
+    try:
+        edges.read_body(event)
+    except RoomcastError as exc:
+        return edges.refusal(exc)
+    return None
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return _refusal(event) or app.resolve(event, context)
+    return _refusal(event) or _unreadable(event) or app.resolve(event, context)

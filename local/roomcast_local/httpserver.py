@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,10 @@ API_PREFIX = "/api"
 # Authorizer answers cached at most (one per identity, as API Gateway caches them).
 AUTH_CACHE_ENTRIES = 1000
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway HTTP API's payload limit
+# An HTTP method is a token (RFC 9110); anything else in the request line is a 400.
+_METHOD_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$")
+# Only GET and HEAD are served outside the API and @connections (the page, the client).
+STATIC_METHODS = "GET, HEAD"
 
 InvokeSync = Callable[[str, Any], Any]
 
@@ -71,6 +76,8 @@ class HttpApiRouter:
         self.routes = sorted((compile_route(r) for r in routes), key=lambda c: c.rank)
 
     def match(self, method: str, path: str) -> tuple[HttpRoute, dict[str, str]] | None:
+        """The route for a request's path as sent (percent-encoded), with its parameters
+        decoded once, as API Gateway passes them."""
         for compiled in self.routes:
             route = compiled.route
             if route.method not in (method, "ANY"):
@@ -94,7 +101,9 @@ def http_api_event(
     source_ip: str,
     host: str,
 ) -> dict[str, Any]:
-    """An API Gateway HTTP API payload format 2.0 event."""
+    """An API Gateway HTTP API payload format 2.0 event. As HTTP APIs do, `rawPath` (and
+    requestContext.http.path) arrive decoded once: `/users/a%40b` is `/users/a@b`."""
+    raw_path = unquote(raw_path, errors="strict")
     merged: dict[str, str] = {}
     cookies: list[str] = []
     for name, value in headers:
@@ -303,15 +312,58 @@ class LocalHttpServer:
             def _json(self, status: int, body: Any, headers: list[tuple[str, str]] | None = None) -> None:
                 self._send(status, [("Content-Type", "application/json"), *(headers or [])], json.dumps(body).encode())
 
+            def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+                """Every refusal of the HTTP layer itself (a malformed request line, a header
+                too long, a URI too long) in JSON, as API Gateway answers: never an HTML page."""
+                self.close_connection = True
+                body = json.dumps({"message": message or HTTPStatus(code).phrase}).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Connection", "close")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if getattr(self, "command", None) != "HEAD" and code >= 200 and code not in (204, 304):
+                    self.wfile.write(body)
+
+            def _refuse_body(self, status: int, message: str) -> None:
+                self._json(status, {"message": message})
+                self.close_connection = True  # the rest of the body is unread
+
             def _body(self) -> bytes | None:
-                length = int(self.headers.get("Content-Length") or 0)
+                if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                    return self._chunked_body()
+                declared = (self.headers.get("Content-Length") or "0").strip()
+                if not declared.isdigit():
+                    self._refuse_body(400, "Bad Request: Content-Length is not a number")
+                    return None
+                length = int(declared)
                 if length > MAX_BODY_BYTES:
-                    self._json(413, {"message": "Request Entity Too Large"})
-                    self.close_connection = True
+                    self._refuse_body(413, "Request Entity Too Large")
                     return None
                 return self.rfile.read(length) if length else b""
 
+            def _chunked_body(self) -> bytes | None:
+                data = bytearray()
+                try:
+                    while True:
+                        size = int(self.rfile.readline(1024).split(b";")[0].strip(), 16)
+                        if size == 0:
+                            while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                                pass  # trailers
+                            return bytes(data)
+                        if size < 0 or len(data) + size > MAX_BODY_BYTES:
+                            self._refuse_body(413, "Request Entity Too Large")
+                            return None
+                        data += self.rfile.read(size)
+                        self.rfile.readline(3)
+                except ValueError:
+                    self._refuse_body(400, "Bad Request: malformed chunked body")
+                    return None
+
             def _dispatch(self) -> None:
+                if not _METHOD_TOKEN.fullmatch(self.command or ""):
+                    self.send_error(400, "Bad Request: the method is not an HTTP token")
+                    return
                 split = urlsplit(self.path)
                 path = split.path
                 connections = re.fullmatch(rf"(?:/{re.escape(outer.stage)})?/@connections/([^/]+)", path)
@@ -325,11 +377,17 @@ class LocalHttpServer:
                     elif self.command in ("GET", "HEAD"):
                         self._static(path, split.query)
                     else:
-                        self._json(404, {"message": "Not Found"})
+                        self._json(405, {"message": "Method Not Allowed"}, [("Allow", STATIC_METHODS)])
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
+            def __getattr__(self, name: str) -> Any:
+                # BaseHTTPRequestHandler looks up do_<METHOD>; every method (TRACE, CONNECT,
+                # an unknown token) is dispatched like the others, so no request meets its
+                # HTML 501 page: the API's own routes answer 405 with Allow.
+                if name.startswith("do_"):
+                    return self._dispatch
+                raise AttributeError(name)
 
             # ---------------------------------------------------------- @connections
             def _connections(self, connection_id: str) -> None:
@@ -351,7 +409,7 @@ class LocalHttpServer:
                         gateway.run(gateway.delete(connection_id))
                         self._send(204, [], b"")
                     else:
-                        self._json(405, {"message": "Method Not Allowed"})
+                        self._json(405, {"message": "Method Not Allowed"}, [("Allow", "DELETE, GET, POST")])
                 except Gone:
                     self._json(410, {"message": None}, gone)
                 except TooLarge:
@@ -361,6 +419,15 @@ class LocalHttpServer:
             def _http_api(self, path: str, query: str) -> None:
                 body = self._body()
                 if body is None:
+                    return
+                try:
+                    decoded = unquote(path, errors="strict")
+                except UnicodeDecodeError:
+                    decoded = None
+                if decoded is None or decoded.count("/") != path.count("/"):
+                    # An encoded "/" (or bytes that are not UTF-8) in the path: no route can
+                    # take it once decoded, so it is not found, as at API Gateway.
+                    self._json(404, {"message": "Not Found"})
                     return
                 matched = outer.router.match(self.command, path)
                 if matched is None:

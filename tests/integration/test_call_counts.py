@@ -64,7 +64,8 @@ EXPECTED: dict[str, dict[str, int]] = {
     "delivery": {"TransactGetItems": 1, "UpdateItem": 1, "Query": 4, "TransactWriteItems": 1},
     # Server-side messaging (issue 13).
     "server_message": {"TransactWriteItems": 1, "Query": 1},
-    "notification_stored": {"TransactWriteItems": 1, "Query": 1},
+    # The store's transaction, the user's connections, and the unread count it answers.
+    "notification_stored": {"TransactWriteItems": 1, "Query": 1, "GetItem": 1},
     "inbox": {"Query": 1, "GetItem": 1},
     "stream_open": {"TransactWriteItems": 1},
     "stream_chunk": {"GetItem": 1, "PutItem": 1, "Query": 1},

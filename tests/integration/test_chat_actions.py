@@ -494,7 +494,7 @@ def test_meta_dynamodb_cannot_hold_is_invalid_frame(stack, invoke, meta_json):
 def test_meta_within_limits_round_trips(stack, invoke):
     _room(invoke)
     _join(invoke, "conn-alice-1", "alice")
-    meta = {"reply_to": "abc", "n": 10**37, "f": 0.1, "tiny": 1e-120, "z": 0, "b": True, "nil": None, "l": [1, "x", {"k": []}], "deep": _nested(15)}  # 16 levels in all
+    meta = {"reply_to": "abc", "n": 2**53 - 1, "f": 0.1, "tiny": 1e-120, "z": 0, "b": True, "nil": None, "l": [1, "x", {"k": []}], "deep": _nested(15)}  # 16 levels in all
     ack = _frame(invoke, {"action": "send", "room_id": "lobby", "text": "x", "meta": meta})
     assert ack["type"] == "ack" and ack["message"]["meta"] == meta
     page = _frame(invoke, {"action": "history", "room_id": "lobby"})

@@ -54,14 +54,11 @@ def _handler(state: FakeAdmin) -> type[BaseHTTPRequestHandler]:
                 }
             )
             if self.headers.get("x-api-key") != API_KEY:
-                self._reply(
-                    401,
-                    {
-                        "type": "error",
-                        "code": "unauthorized",
-                        "message": "missing or invalid X-Api-Key",
-                    },
-                )
+                # The admin authorizer's answers (docs/admin-api.md, "Errors").
+                if self.headers.get("x-api-key"):
+                    self._reply(403, {"message": "Forbidden"})
+                else:
+                    self._reply(401, {"message": "Unauthorized"})
                 return
             if method == "GET" and (m := re.fullmatch(r"/rooms/([^/]+)/deliveries", self.path)):
                 if m.group(1) not in state.deliveries:
@@ -200,7 +197,7 @@ def test_replay_of_a_given_delivery(admin: FakeAdmin) -> None:
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["--key", "wrong-key", "--room", "room-1"], "HTTP 401 (unauthorized"),
+        (["--key", "wrong-key", "--room", "room-1"], 'HTTP 403 ({"message": "Forbidden"}'),
         (["--key", API_KEY, "--room", "nope"], "HTTP 404 (room_not_found"),
         (["--key", API_KEY, "--room", "empty"], "has no deliveries"),
         (
@@ -295,4 +292,4 @@ def test_token_through_the_api_prints_a_token_that_verifies(admin: FakeAdmin) ->
 def test_token_through_the_api_with_a_wrong_key_fails(admin: FakeAdmin) -> None:
     code, out, err = run(["token", "--api", admin.url, "--key", "nope", "--user", "carol"])
     assert (code, out) == (1, "")
-    assert "HTTP 401" in err
+    assert "HTTP 403" in err

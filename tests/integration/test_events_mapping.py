@@ -80,6 +80,7 @@ def test_moderation_and_offline_events_from_the_documented_items(events_stack, i
         _put(table, _modlog("club", 3, "message_deleted", message_id=_s("m1")))
         _put(table, _modlog("club", 4, "muted"))
         _put(table, _modlog("club", 5, "kicked"))  # not subscribed: filtered out
+        _put(table, _modlog("club", 6, "role_changed", role=_s("moderator")))
         records = stream.new()
         run_stream(invoke, records)
         EventsDriver(events_stack, invoke).drain()
@@ -88,8 +89,10 @@ def test_moderation_and_offline_events_from_the_documented_items(events_stack, i
     for event in events:
         check_schema(event)
     assert [e["type"] for e in events] == ["message.created", "message.offline", "moderation.banned",
-                                           "message.deleted", "moderation.muted"]
-    created, offline, banned, deleted, _ = events
+                                           "message.deleted", "moderation.muted", "moderation.role_changed"]
+    created, offline, banned, deleted, _, role = events
+    # The role the user has now, which the role_changed schema requires.
+    assert (role["data"]["role"], role["data"]["target_user"]) == ("moderator", "bob")
     assert created["data"]["message"]["sender_kind"] == "bot"
     # Roster minus the present (carol) and the sender (alice), cut at EVENT_OFFLINE_MAX_USERS=2.
     assert offline["data"]["offline_user_ids"] == ["bob", "dave"] and offline["data"]["offline_truncated"] is True

@@ -69,7 +69,11 @@ junk = st.recursive(
 )
 not_strings = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.lists(junk_scalars, max_size=3), st.dictionaries(st.text(max_size=4), junk_scalars, max_size=2))
 # Echoable request ids: UTF-8 text (a lone surrogate is refused and not echoed; see test_chat_actions).
-request_ids = st.one_of(st.none(), st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=64))
+# ... and no control characters (ids never hold them; docs/protocol.md, "Error codes").
+request_ids = st.one_of(
+    st.none(),
+    st.text(alphabet=st.characters(codec="utf-8", blacklist_categories=("Cc",)), min_size=1, max_size=64),
+)
 
 
 def _dump(frame: Any) -> str:
@@ -119,7 +123,9 @@ def broken_known_action(draw: st.DrawFn) -> tuple[str, str | None]:
         frame[draw(st.text(max_size=12).filter(lambda k: k not in FIELDS))] = draw(junk)
     elif damage == "bad_request_id":
         wrong_type = not_strings.filter(lambda v: v is not None)  # null is "no request_id"
-        frame["request_id"] = draw(st.one_of(wrong_type, st.just(""), st.text(min_size=65, max_size=80)))
+        frame["request_id"] = draw(
+            st.one_of(wrong_type, st.just(""), st.text(min_size=65, max_size=80), st.sampled_from(["a\x00", "\x1f", "r\n1"]))
+        )
         request_id = None
     elif damage == "bad_room":
         frame["room_id"] = draw(bad_room_ids)

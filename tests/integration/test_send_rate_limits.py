@@ -83,6 +83,9 @@ def test_limits_are_settings(stack, invoke, monkeypatch):
     from roomcast.settings import reset_settings
 
     monkeypatch.setenv("SEND_RATE_BURST", "3")
+    # A slow refill, so the fourth send meets an empty bucket however long the first three
+    # took on a loaded machine (at the default 5/s, 200 ms of sends refilled a token).
+    monkeypatch.setenv("SEND_RATE_PER_SECOND", "0.01")
     reset_settings()
     assert invoke("admin", http_event("http-create-room.json"))["statusCode"] == 201
     invoke("connect", ws_event("ws-connect.json", *ALICE))

@@ -196,6 +196,15 @@ def test_two_chunks_at_once_lose_nothing(lobby, invoke, monkeypatch):
     assert _end(invoke, stream)[1]["message"]["text"] == "AB"
 
 
+def test_ending_a_stream_with_no_text_discards_it_with_204(lobby, invoke):
+    stream = _open(invoke)
+    ended = _end(invoke, stream)
+    assert (ended[0], ended[1]) == (204, None)
+    assert _items("STREAM#") == [] and posted_frames("conn-alice-1") == []
+    again = _end(invoke, stream)
+    assert (again[0], again[1]["code"]) == (404, "not_found")
+
+
 def test_stream_limits(lobby, invoke, monkeypatch):
     from roomcast.settings import get_settings, reset_settings
 
@@ -203,8 +212,13 @@ def test_stream_limits(lobby, invoke, monkeypatch):
     stream = _open(invoke)
     big = _chunk(invoke, stream, 0, "x" * (settings.stream_max_chunk_chars + 1))
     assert (big[0], big[1]["code"]) == (413, "payload_too_large")
-    far = _chunk(invoke, stream, settings.stream_max_held_chunks, "x")
-    assert (far[0], far[1]["code"]) == (400, "bad_request")
+    # STREAM_MAX_HELD_CHUNKS ahead is held; one more is a conflict with the stream's state.
+    ahead = _open(invoke)
+    edge = _chunk(invoke, ahead, settings.stream_max_held_chunks, "e")
+    assert (edge[0], edge[1]["held"], edge[1]["next_seq"]) == (200, 1, 0)
+    far = _chunk(invoke, ahead, settings.stream_max_held_chunks + 1, "x")
+    assert (far[0], far[1]["code"]) == (409, "conflict")
+    assert "more than" in far[1]["message"]
     for bad in ({"seq": -1, "text": "x"}, {"seq": 0, "text": ""}, {"seq": 0}, {"seq": "a", "text": "x"}):
         answer = admin(invoke, "POST", f"/rooms/lobby/streams/{stream}/chunks", bad)
         assert (answer[0], answer[1]["code"]) == (400, "bad_request"), bad
@@ -245,9 +259,6 @@ def test_stream_refusals(lobby, invoke):
     unknown = _chunk(invoke, "0" * 25, 0, "x")
     assert (unknown[0], unknown[1]["code"]) == (404, "not_found")
     assert _chunk(invoke, "0" * 25, 0, "x", room="nowhere")[1]["code"] == "room_not_found"
-    empty = _open(invoke)
-    status, body = _end(invoke, empty)
-    assert (status, body["code"]) == (400, "bad_request")
     assert admin(invoke, "POST", "/rooms/lobby/streams/not-an-id/end")[1]["code"] == "not_found"
 
 

@@ -37,10 +37,25 @@ def _template_routes() -> set[tuple[str, str]]:
     routes = set()
     for resource in resources.values():
         for event in (resource.get("Properties") or {}).get("Events", {}).values():
-            if event.get("Type") == "HttpApi":
+            if event.get("Type") == "HttpApi" and "Path" in event["Properties"]:
                 props = event["Properties"]
                 routes.add((props["Method"].lower(), props["Path"]))
     return routes
+
+
+def test_the_admin_api_has_one_catch_all_route_to_the_admin_function() -> None:
+    # Without it API Gateway answers a method a path does not serve with 404; through it the
+    # function answers 405 with Allow (docs/admin-api.md, "Requests").
+    resources = load_template(ROOT / "template.yaml")["Resources"]
+    catch_alls = [
+        (name, event["Properties"])
+        for name, resource in resources.items()
+        for event in (resource.get("Properties") or {}).get("Events", {}).values()
+        if event.get("Type") == "HttpApi" and "Path" not in event["Properties"]
+    ]
+    assert [name for name, _ in catch_alls] == ["AdminFunction"]
+    props = catch_alls[0][1]
+    assert "Method" not in props and "Auth" not in props  # behind the API's default authorizer
 
 
 def test_every_route_the_template_serves_is_documented_and_no_other() -> None:

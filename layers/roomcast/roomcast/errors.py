@@ -33,6 +33,22 @@ class BadRequest(RoomcastError):
     default_message = "the request is not valid"
 
 
+class UnsupportedMediaType(RoomcastError):
+    """An admin API body that is not JSON (docs/admin-api.md, "Requests")."""
+
+    code = "unsupported_media_type"
+    http_status = 415
+    default_message = "send the body as Content-Type: application/json"
+
+
+class MethodNotAllowed(RoomcastError):
+    """A method the path does not serve; the response's Allow header names those it does."""
+
+    code = "method_not_allowed"
+    http_status = 405
+    default_message = "method not allowed"
+
+
 class UnknownAction(RoomcastError):
     code = "unknown_action"
     http_status = 400
@@ -203,6 +219,13 @@ def error_body(exc: BaseException, request_id: str | None = None) -> dict[str, A
     if request_id is not None:
         body["request_id"] = request_id
     return body
+
+
+def over_http(exc: RoomcastError) -> RoomcastError:
+    """The admin API's name for a refusal: what a WebSocket frame calls `invalid_frame`
+    (a message's meta, shared by `send` and POST /rooms/{id}/messages) is a `bad_request`
+    there, as its error table says (docs/admin-api.md, "Errors")."""
+    return BadRequest(exc.message) if isinstance(exc, InvalidFrame) else exc
 
 
 def http_status(exc: BaseException) -> int:

@@ -6,12 +6,15 @@ Handlers stay thin: they call `parse_frame`, one logic function, and `reply`.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from roomcast import jsontext
 from roomcast.errors import InvalidFrame, PayloadTooLarge, Unauthorized, UnknownAction, error_body
 from roomcast.logic.context import Caller
+from roomcast.models.common import NO_CONTROL
 from roomcast.models.records import Identity
 
 # API Gateway's own limit for one WebSocket frame; larger bodies never reach a handler
@@ -70,7 +73,7 @@ def request_id_of(event: dict[str, Any]) -> str | None:
         return None
     if isinstance(data, dict):
         rid = data.get("request_id")
-        if isinstance(rid, str) and 0 < len(rid) <= 64 and _is_utf8(rid):
+        if isinstance(rid, str) and 0 < len(rid) <= 64 and _is_utf8(rid) and re.fullmatch(NO_CONTROL, rid):
             return rid
     return None
 
@@ -86,21 +89,16 @@ def _is_utf8(value: Any) -> bool:
     return True
 
 
-def _refuse_constant(name: str) -> Any:
-    # NaN and Infinity are not JSON (Python's parser accepts them); DynamoDB and browsers refuse them.
-    raise ValueError(f"{name} is not JSON")
-
-
 def parse_frame(event: dict[str, Any], adapter: TypeAdapter[Any], actions: frozenset[str]) -> Any:
     body = raw_body(event)
     try:
-        data = json.loads(body, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
-        raise InvalidFrame("frames must be JSON objects") from exc
+        # The reader admin bodies share (roomcast/jsontext.py): integral numbers are ints,
+        # NaN, huge integers, deep nesting and lone surrogates are refused.
+        data = jsontext.loads(body)
+    except jsontext.JsonRefused as exc:
+        raise InvalidFrame(f"the frame {exc.reason}") from None
     if not isinstance(data, dict):
         raise InvalidFrame("frames must be JSON objects")
-    if not _is_utf8(data):
-        raise InvalidFrame("frames must be valid UTF-8 JSON text (no lone surrogates)")
     action = data.get("action")
     if not isinstance(action, str) or action not in actions:
         raise UnknownAction(f"unknown action; expected one of: {', '.join(sorted(actions))}")

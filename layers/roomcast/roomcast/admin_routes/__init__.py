@@ -13,13 +13,14 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from roomcast.models.admin import ErrorBody
+from roomcast.models.admin import ErrorBody, GatewayError
 from roomcast.models.common import RoomId
 
 # Every route may answer these; each route adds its own success and domain errors.
 COMMON_ERRORS: dict[int, Any] = {
     400: {"description": "bad_request: a parameter or the body is invalid", "content": {"application/json": {"model": ErrorBody}}},
-    401: {"description": "unauthorized: missing or invalid X-Api-Key", "content": {"application/json": {"model": ErrorBody}}},
+    401: {"description": "no X-Api-Key (API Gateway's answer, from the admin authorizer)", "content": {"application/json": {"model": GatewayError}}},
+    403: {"description": "a wrong X-Api-Key (API Gateway's answer, from the admin authorizer)", "content": {"application/json": {"model": GatewayError}}},
     500: {"description": "internal_error (no detail; the trace is logged)", "content": {"application/json": {"model": ErrorBody}}},
 }
 

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from roomcast.admin_routes import answers, json_response
 from roomcast.logic import endpoints
+from roomcast.models.common import NO_CONTROL
 from roomcast.models.events import (
     BatchList,
     CreateEndpointRequest,
@@ -24,7 +25,7 @@ from roomcast.models.events import (
 from roomcast.wiring import services
 
 router = Router()
-EndpointPath = Annotated[str, Path(max_length=64, description="the endpoint's id")]
+EndpointPath = Annotated[str, Path(max_length=64, pattern=NO_CONTROL, description="the endpoint's id")]
 _NOT_FOUND = {404: "not_found: no such endpoint"}
 
 
@@ -63,11 +64,11 @@ def update_endpoint(endpoint_id: EndpointPath, request: Annotated[UpdateEndpoint
 
 
 @router.delete("/endpoints/<endpoint_id>", summary="Delete an endpoint and its secret",
-               responses={204: {"description": "deleted"}, **answers(204, "deleted", EndpointView, _NOT_FOUND)},
+               responses={**answers(204, "deleted", EndpointView, _NOT_FOUND), 204: {"description": "deleted (no body)"}},
                tags=["endpoints"])
 def delete_endpoint(endpoint_id: EndpointPath):
     endpoints.delete(services(), endpoint_id)
-    return Response(status_code=204, content_type="application/json", body="")
+    return Response(status_code=204, body="")
 
 
 @router.post(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
@@ -21,7 +22,7 @@ from roomcast.models.admin import (
     PostMessageRequest,
     StreamView,
 )
-from roomcast.models.common import UserId
+from roomcast.models.common import NO_CONTROL, UserId
 from roomcast.models.frames import AckFrame
 from roomcast.wiring import services
 
@@ -29,7 +30,7 @@ router = Router()
 
 UserPath = Annotated[UserId, Path(description="the user's id")]
 # No pattern: an id that cannot exist is not_found (404), as any unknown id.
-StreamPath = Annotated[str, Path(max_length=64, description="the stream's id (its message id)")]
+StreamPath = Annotated[str, Path(max_length=64, pattern=NO_CONTROL, description="the stream's id (its message id)")]
 
 _MESSAGE_ERRORS = {
     404: "room_not_found",
@@ -46,7 +47,13 @@ _MESSAGE_ERRORS = {
         "ack a sender gets. A client_msg_id already used by this sender in this room answers the "
         "original with duplicate: true and sends nothing."
     ),
-    responses=answers(201, "stored and sent (200 with duplicate: true for a repeat)", AckFrame, _MESSAGE_ERRORS),
+    responses={
+        **answers(201, "stored and sent", AckFrame, _MESSAGE_ERRORS),
+        200: {
+            "description": "a repeat of a client_msg_id: the original, duplicate: true, nothing sent",
+            "content": {"application/json": {"model": AckFrame}},
+        },
+    },
     tags=["messaging"],
 )
 def post_message(room_id: RoomPath, request: Annotated[PostMessageRequest, Body(embed=False)]):
@@ -94,7 +101,7 @@ def open_stream(room_id: RoomPath, request: Annotated[OpenStreamRequest, Body(em
         ChunkResult,
         {
             404: "room_not_found or not_found (no such stream)",
-            409: "stream_ended",
+            409: "stream_ended, or conflict: seq more than STREAM_MAX_HELD_CHUNKS ahead of next_seq",
             413: "payload_too_large: chunk over STREAM_MAX_CHUNK_CHARS or stream over STREAM_MAX_CHARS",
             429: "rate_limited (retry_after_ms)",
         },
@@ -108,11 +115,19 @@ def append_chunk(room_id: RoomPath, stream_id: StreamPath, request: Annotated[Ch
 @router.post(
     "/rooms/<room_id>/streams/<stream_id>/end",
     summary="Finish a stream: its whole text becomes one message in history",
-    description="Repeating it answers the stored message with duplicate: true.",
-    responses=answers(
-        200, "the message's ack", AckFrame, {404: "room_not_found or not_found", 409: "room_closed"}
+    description=(
+        "Repeating it answers the stored message with duplicate: true, as does an end after the room "
+        "closed (the close ended the stream: its message has stream_ended_by room_closed). A stream "
+        "with no text yet is discarded: 204, nothing is written or sent, and it is gone (404)."
     ),
+    responses={
+        **answers(200, "the message's ack", AckFrame, {404: "room_not_found or not_found (no such stream)"}),
+        204: {"description": "the stream had no text: discarded, no message"},
+    },
     tags=["streams"],
 )
 def end_stream(room_id: RoomPath, stream_id: StreamPath):
-    return streams.end_stream(services(), room_id, stream_id).dump()
+    ack = streams.end_stream(services(), room_id, stream_id)
+    if ack is None:
+        return Response(status_code=204, body="")
+    return ack.dump()

@@ -27,13 +27,15 @@ from roomcast.models.admin import (
     RestrictRequest,
     SearchPage,
 )
-from roomcast.models.common import UserId
+from roomcast.models.common import NO_CONTROL, Rfc3339, UserId
 from roomcast.wiring import services
 
 router = Router()
 
 UserPath = Annotated[UserId, Path(description="the user's id")]
-By = Annotated[str | None, Query(max_length=128, description="who the admin API acts for (default admin-api)")]
+By = Annotated[
+    str | None, Query(max_length=128, pattern=NO_CONTROL, description="who the admin API acts for (default admin-api)")
+]
 Limit = Annotated[int, Query(ge=1, le=100, description="entries per page")]
 Cursor = Annotated[str | None, Query(max_length=256, description="next_cursor of the previous page")]
 _ACT = {404: "room_not_found or user_not_found", 409: "room_closed"}
@@ -135,7 +137,9 @@ def kick(room_id: RoomPath, request: Annotated[KickRequest, Body(embed=False)]):
     tags=["moderation"],
 )
 def delete_message(
-    room_id: RoomPath, message_id: Annotated[str, Path(max_length=64, description="the message's id")], by: By = None
+    room_id: RoomPath,
+    message_id: Annotated[str, Path(max_length=64, pattern=NO_CONTROL, description="the message's id")],
+    by: By = None,
 ):
     return moderation.delete_message(services(), room_id, message_id, _by(by)).dump()
 
@@ -154,8 +158,8 @@ def delete_message(
 def search_messages(
     room_id: RoomPath,
     q: Annotated[str | None, Query(min_length=1, max_length=200, description="keyword (case-insensitive substring)")] = None,
-    time_from: Annotated[str | None, Query(alias="from", max_length=40, description="RFC 3339, inclusive")] = None,
-    time_to: Annotated[str | None, Query(alias="to", max_length=40, description="RFC 3339, inclusive")] = None,
+    time_from: Annotated[Rfc3339 | None, Query(alias="from", max_length=40, description="RFC 3339, inclusive")] = None,
+    time_to: Annotated[Rfc3339 | None, Query(alias="to", max_length=40, description="RFC 3339, inclusive")] = None,
     user: Annotated[str | None, Query(max_length=128, description="only this user's messages")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +19,7 @@ from roomcast.ids import is_id, iso, new_id, now_ms
 from roomcast.logic import pages
 from roomcast.logic.context import Caller, Services
 from roomcast.logic.presence import broadcast_to_room, end_membership, live_members, snapshot
-from roomcast.models.common import storable_problem
+from roomcast.models.common import encoded_size, storable_problem
 from roomcast.models.frames import (
     AckFrame,
     HistoryFrame,
@@ -233,7 +232,7 @@ def check_message(services: Services, text: str, meta: dict[str, Any] | None) ->
     settings = services.settings
     if len(text) > settings.max_message_chars:
         raise PayloadTooLarge(f"text is limited to {settings.max_message_chars} characters")
-    if meta is not None and len(json.dumps(meta, separators=(",", ":"))) > MAX_META_BYTES:
+    if meta is not None and encoded_size(meta) > MAX_META_BYTES:
         raise PayloadTooLarge(f"meta is limited to {MAX_META_BYTES} bytes of JSON")
     if meta is not None and (problem := storable_problem(meta, MAX_META_DEPTH)):
         raise InvalidFrame(f"meta: {problem}")

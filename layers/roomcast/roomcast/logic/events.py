@@ -133,7 +133,7 @@ def event_of(record: dict[str, Any]) -> Event | None:
         if not act:
             return None
         data = {"room_id": room_id, "act": act}
-        for field in ("by", "target_user", "message_id", "reason"):
+        for field in ("by", "target_user", "message_id", "reason", "role"):
             if new.get(field) is not None:
                 data[field] = str(new[field])
         for field in ("at", "until"):

@@ -109,6 +109,8 @@ def notify_user(services: Services, user_id: str, request: NotificationRequest) 
         failed=result.failed,
         gone=len(result.gone),
         stored=request.store,
+        # The user's unread count with this one (a consistent read after the store).
+        unread=_inbox(services).unread(user_id) if request.store else None,
     )
 
 

@@ -8,21 +8,14 @@ oldest one kept, so paging on with `history(before=next_cursor)` loses nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
-from typing import Any
 
-from roomcast.models.common import OutModel
+from roomcast.models.common import OutModel, encoded_size
 
 # API Gateway's limit for one message to a client (route response or @connections post).
 REPLY_LIMIT_BYTES = 128 * 1024
 # Room left for what API Gateway or a later field adds (a request id echoed, counters).
 REPLY_MARGIN_BYTES = 512
-
-def encoded_size(payload: Any) -> int:
-    """Bytes of a payload as ws.reply and the gateway encode it."""
-    return len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
-
 
 def first_that_fit(items: Iterable[OutModel], budget: int) -> int:
     """How many of the items, in order, fit in `budget` bytes of a JSON array's contents

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from roomcast import clock
 from roomcast.dal.streams import StreamRecord, StreamStore
 from roomcast.errors import (
-    BadRequest,
     Conflict,
     NotFound,
     PayloadTooLarge,
@@ -95,8 +94,11 @@ def _apply(services: Services, stream: StreamRecord, seq: int, text: str, now: i
     settings = services.settings
     if seq < stream.next_seq or str(seq) in stream.held:
         return _Applied(stream, [], duplicate=True)
-    if seq >= stream.next_seq + settings.stream_max_held_chunks:
-        raise BadRequest(
+    # At most STREAM_MAX_HELD_CHUNKS ahead: next_seq + 1 .. next_seq + that many can be held.
+    # Further is a conflict with the stream's state (409), not a malformed request: the
+    # same chunk is taken once the gap before it fills.
+    if seq > stream.next_seq + settings.stream_max_held_chunks:
+        raise Conflict(
             f"seq {seq} is more than {settings.stream_max_held_chunks} chunks ahead of the next one ({stream.next_seq})"
         )
     if stream.chars + len(text) > settings.stream_max_chars:
@@ -216,7 +218,9 @@ def _finish(services: Services, room_id: str, stream_id: str, ended_by: StreamEn
     raise Conflict("the stream is busy; try again")
 
 
-def end_stream(services: Services, room_id: str, stream_id: str) -> AckFrame:
+def end_stream(services: Services, room_id: str, stream_id: str) -> AckFrame | None:
+    """The finished message's ack; None when the stream had no text: it is discarded, no
+    message is written or sent (the route answers 204, and a second end 404)."""
     try:
         ack = _finish(services, room_id, stream_id, "end")
     except StreamEnded:
@@ -227,8 +231,6 @@ def end_stream(services: Services, room_id: str, stream_id: str) -> AckFrame:
         if stored is None:
             raise
         return AckFrame(message=message_out(stored), duplicate=True)
-    if ack is None:
-        raise BadRequest("the stream has no text: nothing to end (it is discarded)")
     return ack
 
 

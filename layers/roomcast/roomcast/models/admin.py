@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from roomcast.models.common import (
     DisplayName,
+    NoControl,
     OutModel,
     RoomId,
+    StorableShape,
     StrictModel,
     UserId,
+    WebhookSecret,
+    encoded_size,
     storable_problem,
 )
 from roomcast.models.frames import AckFrame, Member, Message, Notification
@@ -22,10 +25,25 @@ MAX_METADATA_BYTES = 16 * 1024
 
 
 class CreateRoomRequest(StrictModel):
+    # A webhook_secret is the room's own endpoint's: it needs the room's callback_url
+    # (logic/rooms.py refuses it alone), as the schema says.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "dependentSchemas": {
+                "webhook_secret": {
+                    "anyOf": [
+                        {"properties": {"webhook_secret": {"type": "null"}}},
+                        {"required": ["callback_url"], "properties": {"callback_url": {"type": "string"}}},
+                    ]
+                }
+            }
+        }
+    )
+
     room_id: RoomId | None = None
     name: DisplayName
     admin_user_ids: list[UserId] = Field(default_factory=list, max_length=50)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: Annotated[dict[str, Any], StorableShape("object")] = Field(default_factory=dict)
     # members: only users on the room's list (PUT /rooms/{id}/members/{user_id}) and its
     # admin_user_ids may join; open: any token its rooms claim allows.
     access: Literal["open", "members"] = "open"
@@ -34,7 +52,7 @@ class CreateRoomRequest(StrictModel):
     @classmethod
     def _metadata_is_storable(cls, value: dict[str, Any]) -> dict[str, Any]:
         # Refused here (400) rather than by DynamoDB (500, or an item too large for it).
-        if len(json.dumps(value, separators=(",", ":"))) > MAX_METADATA_BYTES:
+        if encoded_size(value) > MAX_METADATA_BYTES:
             raise ValueError(f"metadata is limited to {MAX_METADATA_BYTES} bytes of JSON")
         if problem := storable_problem(value, max_depth=16):
             raise ValueError(f"metadata {problem}")
@@ -43,7 +61,7 @@ class CreateRoomRequest(StrictModel):
     # endpoint is used when absent.
     callback_url: str | None = Field(default=None, min_length=8, max_length=2048)
     # whsec_<base64>; generated (and returned once) when a callback_url comes without one.
-    webhook_secret: str | None = Field(default=None, min_length=16, max_length=256)
+    webhook_secret: WebhookSecret | None = None
 
     @field_validator("webhook_secret")
     @classmethod
@@ -61,7 +79,8 @@ class MintTokenRequest(StrictModel):
     # Room ids, or "*" for any room (docs/protocol.md, "Connecting").
     rooms: list[RoomId | Literal["*"]] | None = Field(default=None, max_length=100)
     admin: bool = False
-    # At most the MAX_TOKEN_TTL_SECONDS setting (checked by logic/rooms.mint).
+    # Cut to the stack's MAX_TOKEN_TTL_SECONDS (logic/rooms.mint); expires_at says when
+    # the token really ends.
     ttl_seconds: int | None = Field(default=None, ge=60, le=7 * 24 * 3600)
 
 
@@ -78,6 +97,14 @@ class ErrorBody(OutModel):
     request_id: str | None = None
     retry_after_ms: int | None = None
     until: str | None = None  # banned / muted: when it ends
+
+
+class GatewayError(OutModel):
+    """API Gateway's own refusals, which no function writes: the admin authorizer's 401
+    (no X-Api-Key) and 403 (a wrong one), and 404 for a path no route serves. HTTP APIs
+    cannot change these bodies (docs/admin-api.md, "Errors")."""
+
+    message: str
 
 
 class TokenResponse(OutModel):
@@ -137,14 +164,14 @@ class PostMessageRequest(StrictModel):
     sender: ServerSender
     text: str = Field(min_length=1)
     # A resend with the same id (per sender and room) answers the original, duplicate: true.
-    client_msg_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-    meta: dict[str, Any] | None = None
+    client_msg_id: Annotated[str, Field(min_length=1, max_length=64), NoControl] | None = None
+    meta: Annotated[dict[str, Any], StorableShape("object")] | None = None
 
 
 class BatchMessagesRequest(PostMessageRequest):
     """One message to many rooms (a system notice): each room gets its own message."""
 
-    room_ids: list[RoomId] = Field(min_length=1, max_length=100)
+    room_ids: list[RoomId] = Field(min_length=1, max_length=100, json_schema_extra={"uniqueItems": True})
 
     @field_validator("room_ids")
     @classmethod
@@ -177,8 +204,8 @@ MAX_NOTIFICATION_DATA_BYTES = 8 * 1024
 
 
 class NotificationRequest(StrictModel):
-    type: Annotated[str, Field(min_length=1, max_length=64)]
-    data: Any = None
+    type: Annotated[str, Field(min_length=1, max_length=64), NoControl]
+    data: Annotated[Any, StorableShape("any")] = None
     # Also keep it in the user's inbox (paged and marked read with the `inbox` action).
     store: bool = False
     # How long a stored notification stays (default INBOX_TTL_SECONDS, 30 days).
@@ -189,7 +216,7 @@ class NotificationRequest(StrictModel):
     @classmethod
     def _data_is_small(cls, value: Any) -> Any:
         # Small enough that an inbox page of 50 stays far under 128 KB, and storable.
-        if len(json.dumps(value, separators=(",", ":"))) > MAX_NOTIFICATION_DATA_BYTES:
+        if encoded_size(value) > MAX_NOTIFICATION_DATA_BYTES:
             raise ValueError(f"data is limited to {MAX_NOTIFICATION_DATA_BYTES} bytes of JSON")
         if problem := storable_problem(value, max_depth=16):
             raise ValueError(f"data {problem}")
@@ -210,7 +237,7 @@ class NotificationResult(OutModel):
 
 class OpenStreamRequest(StrictModel):
     sender: ServerSender
-    meta: dict[str, Any] | None = None
+    meta: Annotated[dict[str, Any], StorableShape("object")] | None = None
 
 
 class StreamView(OutModel):
@@ -244,7 +271,7 @@ class ChunkResult(OutModel):
 
 Role = Literal["member", "moderator", "admin"]
 # The admin API acts as "admin-api" unless the caller names who it acts for (cut at 128).
-ActedBy = Annotated[str, Field(min_length=1, max_length=128)]
+ActedBy = Annotated[str, Field(min_length=1, max_length=128), NoControl]
 
 
 class PutMemberRequest(StrictModel):
@@ -332,7 +359,7 @@ class PresencePage(OutModel):
 
 class DisconnectRequest(StrictModel):
     # One connection of the user; all of them when absent.
-    connection_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    connection_id: Annotated[str, Field(min_length=1, max_length=128), NoControl] | None = None
     reason: Annotated[str, Field(min_length=1, max_length=200)] = "disconnected by an admin"
 
 

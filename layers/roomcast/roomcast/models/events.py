@@ -8,12 +8,12 @@ attempt records of an endpoint's deliveries.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AnyUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AnyUrl, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
-from roomcast.models.common import OutModel, RoomId, StrictModel
-from roomcast.models.records import Record
+from roomcast.models.common import OutModel, Rfc3339, RoomId, StrictModel, WebhookSecret
+from roomcast.models.records import Record, Role
 
 # ---------------------------------------------------------------- the catalogue
 MODERATION_ACTS = (
@@ -103,39 +103,73 @@ class MessageOfflineData(_Data):
     message: ChatMessageData
     offline_user_ids: list[str]
     # More offline members than EVENT_OFFLINE_MAX_USERS: the list is cut, in roster order.
-    offline_truncated: bool = False
+    offline_truncated: bool
 
 
 class ModerationData(_Data):
+    """A recorded act (MODLOG#): who did what to whom, when; `until` for a ban or mute
+    that ends, `reason` when one was given."""
+
     room_id: str
     act: str
-    by: str | None = None
-    target_user: str | None = None
-    at: str | None = None
+    by: str
+    target_user: str
+    at: str
     until: str | None = None
-    message_id: str | None = None
     reason: str | None = None
 
 
+class RoleData(ModerationData):
+    """moderation.member_added / role_changed: the role the user has on the room's list now."""
+
+    role: Role
+
+
+class MessageDeletedData(ModerationData):
+    message_id: str
+
+
+# How a session ended (member.left, session_history): the member left, the connection
+# closed ($disconnect), a post met 410 Gone, the membership outlived its connection's TTL,
+# the room closed, or a moderator removed it (kick, ban, removal from a members-only list).
+SessionEndReason = Literal["leave", "disconnect", "gone", "expired", "room_closed", "kicked", "banned", "removed"]
+
+
 class MemberData(_Data):
+    """member.joined: the session as it starts (the session's item as it is: left_at,
+    duration_seconds and end_reason are null until it ends)."""
+
     room_id: str
     user_id: str
     name: str
     connection_id: str
     session_id: str
     joined_at: str
-    left_at: str | None = None
-    duration_seconds: float | None = None
-    end_reason: str | None = None
+    left_at: None = None
+    duration_seconds: None = None
+    end_reason: None = None
+
+
+class MemberLeftData(MemberData):
+    """member.left: the session as it ended."""
+
+    left_at: str  # type: ignore[assignment]
+    duration_seconds: float  # type: ignore[assignment]
+    end_reason: SessionEndReason  # type: ignore[assignment]
 
 
 class UserData(_Data):
+    """user.online: a connection opened (name: the token's, when it has one)."""
+
     user_id: str
     name: str | None = None
     connection_id: str
     at: str
-    # user.offline: "disconnect" ($disconnect removed it) or "expired" (its TTL did).
-    reason: str | None = None
+
+
+class UserOfflineData(UserData):
+    # "disconnect" ($disconnect removed it) or "expired" (its TTL did).
+    reason: Literal["disconnect", "expired"]
 
 
 class CallData(_Data):
@@ -162,15 +196,17 @@ DATA_MODELS: dict[str, type[BaseModel]] = {
     "room.created": RoomCreatedData,
     "room.closed": RoomClosedData,
     "message.created": MessageCreatedData,
-    "message.deleted": ModerationData,
+    "message.deleted": MessageDeletedData,
     "message.offline": MessageOfflineData,
     "member.joined": MemberData,
-    "member.left": MemberData,
+    "member.left": MemberLeftData,
     "user.online": UserData,
-    "user.offline": UserData,
+    "user.offline": UserOfflineData,
     "call.started": CallData,
     "call.ended": CallData,
     **{f"moderation.{act}": ModerationData for act in MODERATION_ACTS},
+    "moderation.member_added": RoleData,
+    "moderation.role_changed": RoleData,
     TEST_EVENT: TestData,
 }
 
@@ -188,6 +224,20 @@ class Event(BaseModel):
     room_id: str | None = Field(default=None, exclude=True)  # for the room filter; not sent
 
 
+EVENT_TIMESTAMP = {
+    "type": "string",
+    "format": "date-time",
+    "description": (
+        "When the change happened, RFC 3339 in UTC with milliseconds: the time the written item "
+        "carries (room.created: created_at; room.closed: closed_at; message.created/offline: "
+        "the message's sent_at; member.joined/left: joined_at/left_at; call.started/ended: "
+        "started_at/ended_at; moderation and message.deleted: the act's at), else when the write "
+        "committed (the stream record's creation time: user.online/offline). endpoint.test: when "
+        "it was sent. Not when the batch was sent: that is the batch's own timestamp."
+    ),
+}
+
+
 def event_schema(event_type: str) -> dict[str, Any]:
     """The JSON Schema of one event type (its data model inside the envelope)."""
     data = DATA_MODELS[event_type].model_json_schema(mode="serialization")
@@ -201,7 +251,7 @@ def event_schema(event_type: str) -> dict[str, Any]:
         "properties": {
             "id": {"type": "string", "description": "the event's id: dedupe on it"},
             "type": {"const": event_type},
-            "timestamp": {"type": "string", "format": "date-time"},
+            "timestamp": EVENT_TIMESTAMP,
             "data": data,
         },
         "additionalProperties": False,
@@ -222,7 +272,11 @@ def batch_schema() -> dict[str, Any]:
         "required": ["type", "timestamp", "data"],
         "properties": {
             "type": {"const": BATCH_TYPE},
-            "timestamp": {"type": "string", "format": "date-time"},
+            "timestamp": {
+                "type": "string",
+                "format": "date-time",
+                "description": "the timestamp of the batch's last event (a retry sends the same body)",
+            },
             "data": {
                 "type": "object",
                 "required": ["endpoint_id", "batch_id", "events"],
@@ -245,7 +299,11 @@ def batch_schema() -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- endpoints
-EventTypeName = str
+# Every type of the catalogue may be named in an endpoint's event_types, endpoint.test too
+# (a filter naming all of docs/events/ is accepted as it reads); POST /endpoints/{id}/test
+# sends endpoint.test whatever the filters say, so no filter hides a broken receiver.
+SUBSCRIBABLE_TYPES: tuple[str, ...] = (*EVENT_TYPES, TEST_EVENT)
+EventTypeName = Annotated[str, WithJsonSchema({"type": "string", "enum": list(SUBSCRIBABLE_TYPES)})]
 MAX_ROOM_FILTER = 100
 MAX_CONCURRENCY = 20
 
@@ -253,7 +311,7 @@ MAX_CONCURRENCY = 20
 def _check_types(value: list[str] | None) -> list[str] | None:
     if value is None:
         return None
-    unknown = sorted(set(value) - set(EVENT_TYPES))
+    unknown = sorted(set(value) - set(SUBSCRIBABLE_TYPES))
     if unknown:
         raise ValueError(f"unknown event types: {', '.join(unknown)[:150]}")
     return sorted(set(value))
@@ -263,14 +321,14 @@ class CreateEndpointRequest(StrictModel):
     url: AnyUrl = Field(description="https (loopback http only where WEBHOOK_ALLOW_LOOPBACK is on)")
     description: str = Field(default="", max_length=512)
     # None (absent): every event type; a list: only those (docs/events/).
-    event_types: list[str] | None = Field(default=None, min_length=1, max_length=len(EVENT_TYPES))
+    event_types: list[EventTypeName] | None = Field(default=None, min_length=1, max_length=len(SUBSCRIBABLE_TYPES))
     # None: every room (and the events of no room: user.online/offline); a list: those rooms only.
     room_ids: list[RoomId] | None = Field(default=None, min_length=1, max_length=MAX_ROOM_FILTER)
     enabled: bool = True
     # At most this many requests to this endpoint at once.
     concurrency: int = Field(default=5, ge=1, le=MAX_CONCURRENCY)
     # Given: used as the signing secret (whsec_ + base64); absent: generated and shown once.
-    secret: str | None = Field(default=None, min_length=24, max_length=256)
+    secret: WebhookSecret | None = None
 
     @field_validator("event_types")
     @classmethod
@@ -278,10 +336,19 @@ class CreateEndpointRequest(StrictModel):
         return _check_types(value)
 
 
+def _not_both(flag: str, field: str) -> dict[str, Any]:
+    return {"not": {"required": [flag, field], "properties": {flag: {"const": True}, field: {"type": "array"}}}}
+
+
 class UpdateEndpointRequest(StrictModel):
+    # A filter and its clearing flag together are refused (logic/endpoints.update): so the schema says.
+    model_config = ConfigDict(
+        json_schema_extra={"allOf": [_not_both("all_event_types", "event_types"), _not_both("all_rooms", "room_ids")]}
+    )
+
     url: AnyUrl | None = None
     description: str | None = Field(default=None, max_length=512)
-    event_types: list[str] | None = Field(default=None, min_length=1, max_length=len(EVENT_TYPES))
+    event_types: list[EventTypeName] | None = Field(default=None, min_length=1, max_length=len(SUBSCRIBABLE_TYPES))
     room_ids: list[RoomId] | None = Field(default=None, min_length=1, max_length=MAX_ROOM_FILTER)
     # Clear a filter (back to every type / every room).
     all_event_types: bool = False
@@ -299,11 +366,11 @@ class UpdateEndpointRequest(StrictModel):
 class RotateSecretRequest(StrictModel):
     # Seconds the old secret keeps signing beside the new one (max 7 days).
     grace_seconds: int = Field(default=86400, ge=0, le=7 * 86400)
-    secret: str | None = Field(default=None, min_length=24, max_length=256)
+    secret: WebhookSecret | None = None
 
 
 class RecoverRequest(StrictModel):
-    since: str = Field(description="ISO 8601 time: failed batches created at or after it are sent again")
+    since: Rfc3339 = Field(description="RFC 3339 time: failed batches created at or after it are sent again")
 
 
 class EndpointRecord(Record):

@@ -8,7 +8,14 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from roomcast.dal.keys import CONNECTION_INDEX_SHARDS
-from roomcast.models.common import OutModel, RoomId, StrictModel, UserId, storable_problem
+from roomcast.models.common import (
+    OutModel,
+    RoomId,
+    StorableShape,
+    StrictModel,
+    UserId,
+    storable_problem,
+)
 
 SortKey = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 MAX_BROADCAST_USERS = 1000
@@ -51,7 +58,7 @@ class BroadcastRequest(StrictModel):
     members, or to some users' connections (both filters: those users in that room)."""
 
     type: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
-    data: Any = None
+    data: Annotated[Any, StorableShape("any")] = None
     room_id: RoomId | None = None
     user_ids: list[UserId] | None = Field(default=None, min_length=1, max_length=MAX_BROADCAST_USERS)
 

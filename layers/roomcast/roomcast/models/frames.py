@@ -7,9 +7,11 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, TypeAdapter
 
 from roomcast.models.common import (
+    NoControl,
     OutModel,
     RequestId,
     RoomId,
+    StorableShape,
     StrictModel,
     UserId,
     actions_of,
@@ -37,9 +39,9 @@ class SendFrame(ClientFrame):
     action: Literal["send"]
     room_id: RoomId
     text: str = Field(min_length=1)
-    client_msg_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    client_msg_id: Annotated[str, Field(min_length=1, max_length=64), NoControl] | None = None
     # Small application data carried with the message (reply-to, mentions, ...).
-    meta: dict[str, Any] | None = None
+    meta: Annotated[dict[str, Any], StorableShape("object")] | None = None
 
 
 class HistoryFrame(ClientFrame):
@@ -60,13 +62,13 @@ class PingFrame(ClientFrame):
 
 
 class CloseFrame(ClientFrame):
-    """Room admins only: close the room (same effect as the admin API's DELETE)."""
+    """Room admins only: close the room (same effect as the admin API's POST /rooms/{room_id}/close)."""
 
     action: Literal["close"]
     room_id: RoomId
 
 
-InboxId = Annotated[str, Field(min_length=1, max_length=64)]
+InboxId = Annotated[str, Field(min_length=1, max_length=64), NoControl]
 
 
 class InboxFrame(ClientFrame):

@@ -18,12 +18,12 @@ import secrets as pysecrets
 from collections.abc import Iterable, Mapping
 
 from roomcast import __version__ as _package_version
+from roomcast.models.common import MIN_SECRET_BYTES  # the one minimum (admin models check it too)
 
 PREFIX = "whsec_"
 USER_AGENT = f"roomcast-webhooks/{_package_version}"
 SECRET_BYTES = 32
 # Standard Webhooks: a secret holds between 24 and 64 bytes of key.
-MIN_SECRET_BYTES = 24
 
 
 def generate_secret() -> str:
